@@ -1,0 +1,1 @@
+"""Agents: pure init / update / act functions over explicit train state."""

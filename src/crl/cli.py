@@ -1,0 +1,140 @@
+"""The `crl` command: train, eval and data subcommands. Config fields are flags through tyro."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from crl.errors import CrlError
+
+USAGE = """usage: crl COMMAND [FLAGS]
+
+commands:
+  train       train an agent on an OGBench dataset, then evaluate it (`crl train --help`)
+  eval        evaluate the latest checkpoint of a run directory (`crl eval RUN_DIR`)
+  data        list, generate and verify datasets (`crl data list|generate|verify`)
+
+`crl train` with no flags trains CRL on pointmaze-medium-navigate-v0 with the `quick` preset,
+generating the dataset locally on first use.
+"""
+
+AGENTS = ("crl",)
+
+TRAIN_DESCRIPTION = """Train an agent on an OGBench dataset, then evaluate it.
+
+--agent NAME chooses the agent (one of: {agents}); --preset NAME chooses the hyperparameters
+(quick, paper) for --dataset, and the defaults below are that preset's values. Any field can then
+be set by its flag, for example --agent.alpha 0.1. With --resume, the defaults come from the
+run directory's config.json instead, and flags given override them."""
+
+
+def _train(args: Sequence[str]) -> int:
+    from crl.data.names import check_dataset_name
+    from crl.presets import preset_config
+    from crl.train import format_table, read_config, train
+
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--agent", choices=AGENTS, default="crl")
+    pre.add_argument("--preset", default="quick")
+    pre.add_argument("--dataset", default="pointmaze-medium-navigate-v0")
+    pre.add_argument("--run-dir", "--run_dir", type=Path)
+    pre.add_argument("--resume", action="store_true")
+    known, _ = pre.parse_known_args(args)
+    rest = [a for i, a in enumerate(args) if a != "--agent" and (i == 0 or args[i - 1] != "--agent")]
+    rest = [a for a in rest if not a.startswith("--agent=")]
+    if known.resume and known.run_dir is not None and (known.run_dir / "config.json").exists():
+        base = dataclasses.replace(read_config(known.run_dir), resume=True, run_dir=known.run_dir)
+    else:
+        base = preset_config(known.preset, check_dataset_name(known.dataset))
+    description = TRAIN_DESCRIPTION.format(agents=", ".join(AGENTS))
+    config = tyro.cli(type(base), default=base, args=rest, prog="crl train", description=description)
+    check_dataset_name(config.dataset)
+    tic = time.perf_counter()
+    result = train(config)
+    if result is not None:
+        print(f"\n{config.dataset}, {config.preset} preset, {config.steps} updates, seed {config.seed}")
+        print(format_table(result))
+    print(
+        f"wall time {time.perf_counter() - tic:.0f} s; run directory {config.run_dir or _default_dir(config)}"
+    )
+    return 0
+
+
+def _default_dir(config) -> Path:
+    from crl.train import default_run_dir
+
+    return default_run_dir(config)
+
+
+def _eval(args: Sequence[str]) -> int:
+    from crl.train import evaluate_run, format_table
+
+    def run(
+        run_dir: Annotated[Path, tyro.conf.Positional],
+        eval_episodes: int | None = None,
+        progress: bool = True,
+    ) -> None:
+        """Evaluate the latest checkpoint of RUN_DIR with the OGBench protocol; appends to eval.jsonl.
+
+        Args:
+            run_dir: A run directory written by `crl train`.
+            eval_episodes: Episodes per task (default: the run's own setting).
+            progress: Show a progress bar.
+        """
+        result = evaluate_run(run_dir, eval_episodes, progress)
+        print(format_table(result))
+
+    tyro.cli(run, args=args, prog="crl eval")
+    return 0
+
+
+def _data(args: Sequence[str]) -> int:
+    from crl.data import commands
+
+    subcommands = {
+        "list": commands.list_datasets,
+        "generate": commands.generate_dataset,
+        "verify": commands.verify,
+    }
+    if not args or args[0] not in subcommands:
+        print("usage: crl data {list,generate,verify} [FLAGS]  (`crl data generate --help` for each)")
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    tyro.cli(subcommands[args[0]], args=args[1:], prog=f"crl data {args[0]}")
+    return 0
+
+
+COMMANDS = {"train": _train, "eval": _eval, "data": _data}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    if argv[0] not in COMMANDS:
+        print(
+            f"crl: error: unknown command '{argv[0]}'; choose one of {', '.join(COMMANDS)}", file=sys.stderr
+        )
+        return 2
+    try:
+        return COMMANDS[argv[0]](argv[1:])
+    except CrlError as exc:
+        print(f"crl: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "\ncrl: interrupted; a training run continues from its last checkpoint with --resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Typed configuration: the agent's hyperparameters and the run's settings, with validation."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from crl.errors import CrlError
+
+
+@dataclass(frozen=True)
+class CRLConfig:
+    """Contrastive RL with the NCE-binary critic and a DDPG+BC actor (OGBench's CRL)."""
+
+    batch_size: int = 1024
+    """Minibatch size B; the critic contrasts B x B (state-action, goal) pairs."""
+    hidden: tuple[int, ...] = (512, 512, 512)
+    """Hidden layer widths of phi, psi and the actor."""
+    latent_dim: int = 512
+    """Size of the representations phi(s, a) and psi(g)."""
+    layer_norm: bool = True
+    """LayerNorm after each hidden layer of the critic's encoders."""
+    ensemble: int = 2
+    """Critic ensemble size; the actor maximises the minimum over members."""
+    lr: float = 3e-4
+    """Adam learning rate for all networks."""
+    discount: float = 0.99
+    """Critic goals are s_{t+k}, k ~ Geometric(1 - discount)."""
+    alpha: float = 0.1
+    """Weight of the behaviour-cloning term in the actor loss."""
+    actor: Literal["gaussian", "deterministic"] = "gaussian"
+    """gaussian: unit-std Gaussian, BC = -log-likelihood; deterministic: BC = squared error."""
+    actor_p_curgoal: float = 0.0
+    """Probability that an actor goal is the current state."""
+    actor_p_trajgoal: float = 1.0
+    """Probability that an actor goal is a uniform future state of the same trajectory."""
+    actor_p_randomgoal: float = 0.0
+    """Probability that an actor goal is a random dataset state."""
+
+    @property
+    def actor_goal_probs(self) -> tuple[float, float, float]:
+        return (self.actor_p_curgoal, self.actor_p_trajgoal, self.actor_p_randomgoal)
+
+    def validate(self) -> None:
+        _positive(self, "batch_size", "latent_dim", "ensemble", "lr")
+        if self.batch_size < 2:
+            raise CrlError(f"--agent.batch-size must be at least 2 to have negatives, got {self.batch_size}")
+        if any(w <= 0 for w in self.hidden):
+            raise CrlError(f"--agent.hidden widths must be positive, got {self.hidden}")
+        if not 0.0 < self.discount < 1.0:
+            raise CrlError(f"--agent.discount must lie in (0, 1), got {self.discount}")
+        if self.alpha < 0:
+            raise CrlError(f"--agent.alpha must be non-negative, got {self.alpha}")
+        probs = self.actor_goal_probs
+        if min(probs) < 0 or abs(sum(probs) - 1.0) > 1e-6:
+            raise CrlError(
+                f"--agent.actor-p-curgoal/trajgoal/randomgoal must be >= 0 and sum to 1, got {probs}"
+            )
+
+
+AgentConfig = CRLConfig  # later agents join this as a union
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: data, agent, schedule, evaluation and where results go."""
+
+    dataset: str = "pointmaze-medium-navigate-v0"
+    """OGBench dataset name (`crl data list` shows them all)."""
+    preset: str = "quick"
+    """Named hyperparameter preset (quick, paper); flags given after it override its values."""
+    agent: AgentConfig = field(default_factory=CRLConfig)
+    steps: int = 1_000_000
+    """Number of gradient updates."""
+    seed: int = 0
+    """Seed of the network initialisation, minibatches and evaluation."""
+    run_dir: Path | None = None
+    """Where metrics, checkpoints and evaluations go (default: runs/DATASET/crl-PRESET-sSEED)."""
+    resume: bool = False
+    """Continue the run in --run-dir from its latest checkpoint."""
+    data_dir: Path | None = None
+    """Dataset directory (default: $CRL_DATA_DIR, else ~/.ogbench/data, where ogbench keeps them)."""
+    log_every: int = 5_000
+    """Updates per compiled chunk; metrics are averaged and logged once per chunk."""
+    checkpoint_every: int = 50_000
+    """Updates between checkpoints (a killed run loses at most this much work)."""
+    eval_every: int = 100_000
+    """Updates between evaluations (0: evaluate only at the end)."""
+    eval_episodes: int = 50
+    """Episodes per evaluation task (0: no evaluation)."""
+    progress: bool = True
+    """Show progress bars."""
+
+    def validate(self) -> None:
+        self.agent.validate()
+        _positive(self, "steps", "log_every", "checkpoint_every")
+        for name in ("eval_every", "eval_episodes"):
+            if getattr(self, name) < 0:
+                raise CrlError(f"--{name.replace('_', '-')} must be non-negative, got {getattr(self, name)}")
+
+
+def _positive(config: object, *names: str) -> None:
+    prefix = "--agent." if isinstance(config, CRLConfig) else "--"
+    for name in names:
+        value = getattr(config, name)
+        if value <= 0:
+            raise CrlError(f"{prefix}{name.replace('_', '-')} must be positive, got {value}")
+
+
+def to_dict(config: TrainConfig) -> dict:
+    out = dataclasses.asdict(config)
+    for key in ("run_dir", "data_dir"):
+        out[key] = None if out[key] is None else str(out[key])
+    return out
+
+
+def from_dict(raw: dict) -> TrainConfig:
+    raw = dict(raw)
+    agent = dict(raw.pop("agent"))
+    agent["hidden"] = tuple(agent["hidden"])
+    for key in ("run_dir", "data_dir"):
+        raw[key] = None if raw.get(key) is None else Path(raw[key])
+    return TrainConfig(agent=CRLConfig(**agent), **raw)

@@ -1,0 +1,1 @@
+"""Datasets: names and locations, loading and validation, local generation, on-device sampling."""

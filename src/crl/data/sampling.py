@@ -1,0 +1,84 @@
+"""The dataset on the device, and minibatch and goal sampling inside the compiled update.
+
+Goals are indices into the same (regular-layout) observation array. `traj_end[i]` is the index of
+the last state of the trajectory holding state i, so a goal index g with i <= g <= traj_end[i]
+never leaves the trajectory of i and never lies in its past.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class DeviceData(NamedTuple):
+    observations: jax.Array  # (N, *obs_shape)
+    actions: jax.Array  # (N, action_dim)
+    traj_end: jax.Array  # (N,) int32
+
+
+class Batch(NamedTuple):
+    observations: jax.Array
+    actions: jax.Array
+    critic_goals: jax.Array
+    actor_goals: jax.Array
+
+
+def trajectory_ends(terminals: np.ndarray) -> np.ndarray:
+    """For each index of a regular-layout dataset, the index of its trajectory's last state."""
+    (ends,) = np.nonzero(terminals > 0)
+    return ends[np.searchsorted(ends, np.arange(len(terminals)))].astype(np.int32)
+
+
+def to_device(regular: dict[str, np.ndarray]) -> DeviceData:
+    return DeviceData(
+        observations=jnp.asarray(regular["observations"]),
+        actions=jnp.asarray(regular["actions"]),
+        traj_end=jnp.asarray(trajectory_ends(regular["terminals"])),
+    )
+
+
+def geometric_future(key: jax.Array, idx: jax.Array, traj_end: jax.Array, discount: float) -> jax.Array:
+    """idx + k with k ~ Geometric(1 - discount) on {1, 2, ...}, clipped to the trajectory's last state."""
+    offsets = jax.random.geometric(key, 1.0 - discount, shape=idx.shape)
+    return jnp.minimum(idx + offsets, traj_end[idx])
+
+
+def uniform_future(key: jax.Array, idx: jax.Array, traj_end: jax.Array) -> jax.Array:
+    """A uniformly drawn later state of the same trajectory (the state itself at the trajectory's end)."""
+    end = traj_end[idx]
+    low = jnp.minimum(idx + 1, end)
+    return low + jnp.floor(jax.random.uniform(key, idx.shape) * (end - low + 1)).astype(idx.dtype)
+
+
+def mixed_goals(
+    key: jax.Array, idx: jax.Array, traj_end: jax.Array, p_cur: float, p_traj: float, p_random: float
+) -> jax.Array:
+    """OGBench's actor goals: the current state, a uniform future state or a random dataset state."""
+    k_choice, k_traj, k_rand = jax.random.split(key, 3)
+    kind = jax.random.choice(k_choice, 3, shape=idx.shape, p=jnp.array([p_cur, p_traj, p_random]))
+    random_idx = jax.random.randint(k_rand, idx.shape, 0, traj_end.shape[0])
+    return jnp.select([kind == 0, kind == 1], [idx, uniform_future(k_traj, idx, traj_end)], random_idx)
+
+
+def sample_batch(
+    key: jax.Array,
+    data: DeviceData,
+    batch_size: int,
+    discount: float,
+    actor_goal_probs: tuple[float, float, float],
+) -> Batch:
+    """A minibatch of (s, a) with geometric-future critic goals and mixture actor goals."""
+    k_idx, k_critic, k_actor = jax.random.split(key, 3)
+    idx = jax.random.randint(k_idx, (batch_size,), 0, data.traj_end.shape[0])
+    critic_idx = geometric_future(k_critic, idx, data.traj_end, discount)
+    actor_idx = mixed_goals(k_actor, idx, data.traj_end, *actor_goal_probs)
+    return Batch(
+        observations=data.observations[idx],
+        actions=data.actions[idx],
+        critic_goals=data.observations[critic_idx],
+        actor_goals=data.observations[actor_idx],
+    )

@@ -1,0 +1,61 @@
+"""Finding a dataset's files (generating them when crl can), and loading them checked against the env."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import ogbench  # noqa: F401  (registers the environments)
+
+from crl.data.dataset import check_spaces, read_npz, to_layout
+from crl.data.generate import can_generate, generate
+from crl.data.names import check_dataset_name, dataset_paths, env_name
+from crl.errors import CrlError
+
+
+@dataclass
+class LoadedDataset:
+    name: str
+    env_id: str
+    train: dict[str, np.ndarray]  # regular layout
+    val: dict[str, np.ndarray]
+    obs_shape: tuple[int, ...]
+    action_dim: int
+
+
+def fix_hint(dataset: str, directory: Path) -> str:
+    if can_generate(dataset):
+        return f"make it with `crl data generate {dataset} --data-dir {directory}`"
+    return f"copy the official {dataset}.npz and {dataset}-val.npz into {directory}"
+
+
+def ensure_files(dataset: str, directory: Path, progress: bool = True) -> tuple[Path, Path]:
+    """The dataset's two files, generated first if they are missing and crl can make them."""
+    check_dataset_name(dataset)
+    train_path, val_path = dataset_paths(dataset, directory)
+    if train_path.exists() and val_path.exists():
+        return train_path, val_path
+    if not can_generate(dataset):
+        missing = train_path if not train_path.exists() else val_path
+        raise CrlError(f"dataset file {missing} not found; {fix_hint(dataset, directory)}")
+    print(f"{dataset} is not in {directory}: generating it locally (done once, then cached)")
+    return generate(dataset, directory, progress=progress)
+
+
+def env_spaces(env_id: str) -> tuple[tuple[int, ...], int]:
+    env = gymnasium.make(env_id)
+    return tuple(env.observation_space.shape), int(env.action_space.shape[0])
+
+
+def load(dataset: str, directory: Path, progress: bool = True) -> LoadedDataset:
+    env_id = env_name(dataset)
+    paths = ensure_files(dataset, directory, progress)
+    obs_shape, action_dim = env_spaces(env_id)
+    splits = []
+    for path in paths:
+        arrays = read_npz(path, fix_hint(dataset, directory))
+        check_spaces(path, arrays, env_id, obs_shape, action_dim)
+        splits.append(to_layout(arrays))
+    return LoadedDataset(dataset, env_id, splits[0], splits[1], obs_shape, action_dim)

@@ -1,0 +1,38 @@
+"""Shared fixtures: a tiny generated pointmaze dataset and a tiny training config."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from crl.config import CRLConfig, TrainConfig
+from crl.data.generate import generate
+
+DATASET = "pointmaze-medium-navigate-v0"
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory):
+    """40 training episodes (40k transitions) and 4 validation episodes of pointmaze-medium-navigate."""
+    directory = tmp_path_factory.mktemp("data")
+    generate(DATASET, directory, episodes=40, seed=0, progress=False)
+    return directory
+
+
+def tiny_config(data_dir, run_dir, **changes) -> TrainConfig:
+    agent = CRLConfig(batch_size=32, hidden=(32, 32), latent_dim=16, alpha=0.03)
+    base = TrainConfig(
+        dataset=DATASET,
+        preset="quick",
+        agent=agent,
+        steps=40,
+        log_every=10,
+        checkpoint_every=20,
+        eval_every=0,
+        eval_episodes=0,
+        data_dir=data_dir,
+        run_dir=run_dir,
+        progress=False,
+    )
+    return dataclasses.replace(base, **changes)

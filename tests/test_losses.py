@@ -1,0 +1,91 @@
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from crl.agents import crl as agent
+from crl.agents.losses import contrastive_metrics, critic_logits, nce_binary_loss
+from crl.config import CRLConfig
+from crl.data.sampling import Batch
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def test_nce_binary_loss_matches_hand_computation():
+    logits = np.array([[2.0, -1.0, 0.5], [0.3, 1.5, -2.0], [-0.7, 0.0, 3.0]])
+    total = 0.0
+    for i in range(3):
+        for j in range(3):
+            p = _sigmoid(logits[i, j])
+            total += -math.log(p) if i == j else -math.log(1 - p)
+    assert np.isclose(float(nce_binary_loss(jnp.asarray(logits))), total / 9, rtol=1e-6)
+
+
+def test_nce_binary_loss_is_stable_for_large_logits():
+    logits = jnp.array([[80.0, -90.0], [100.0, 90.0]])
+    # Exact: diagonal positives cost ~0, off-diagonal (0,1) ~0, (1,0) costs 100.
+    assert np.isclose(float(nce_binary_loss(logits)), 100.0 / 4, rtol=1e-5)
+
+
+def test_nce_binary_loss_averages_over_ensemble():
+    a = jnp.array([[1.0, -1.0], [0.5, 2.0]])
+    b = jnp.array([[-1.0, 0.0], [1.0, -0.5]])
+    both = nce_binary_loss(jnp.stack([a, b]))
+    assert np.isclose(float(both), (float(nce_binary_loss(a)) + float(nce_binary_loss(b))) / 2, rtol=1e-6)
+
+
+def test_critic_logits_are_scaled_inner_products():
+    phi = jnp.array([[1.0, 2.0, 0.0, 1.0], [0.0, 1.0, 1.0, 0.0]])
+    psi = jnp.array([[1.0, 0.0, 0.0, 1.0], [2.0, 2.0, 2.0, 2.0]])
+    expected = np.array([[2.0, 8.0], [0.0, 4.0]]) / 2.0  # / sqrt(4)
+    np.testing.assert_allclose(critic_logits(phi, psi), expected, rtol=1e-6)
+
+
+def test_contrastive_metrics_on_a_known_matrix():
+    logits = jnp.array([[1.0, -1.0, -2.0], [2.0, 0.5, -1.0], [-1.0, -3.0, -0.5]])
+    m = contrastive_metrics(logits)
+    # Rows' argmax: 0, 0, 2 -> rows 0 and 2 are right.
+    assert np.isclose(float(m["categorical_accuracy"]), 2 / 3)
+    # (logit > 0) == label: diag 1,0.5,-0.5 -> T,T,F ; off-diag -1,-2,2,-1,-1,-3 -> T,T,F,T,T,T
+    assert np.isclose(float(m["binary_accuracy"]), 7 / 9)
+    assert np.isclose(float(m["logits_pos"]), (1.0 + 0.5 - 0.5) / 3)
+    assert np.isclose(float(m["logits_neg"]), (-1 - 2 + 2 - 1 - 1 - 3) / 6)
+
+
+def test_actor_loss_is_normalised_ddpg_plus_gaussian_bc():
+    config = CRLConfig(batch_size=4, hidden=(8,), latent_dim=4, alpha=0.5)
+    state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
+    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(1), 3)
+    obs, goals = jax.random.normal(k1, (4, 2)), jax.random.normal(k2, (4, 2))
+    actions = jax.random.uniform(k3, (4, 2), minval=-1, maxval=1)
+    batch = Batch(obs, actions, goals, goals)
+    loss, info = agent.actor_loss(config, state.params["actor"], state.params["critic"], batch)
+
+    mean = agent.actor_net(config, 2).apply({"params": state.params["actor"]}, obs, goals)
+    q_each = agent.q_values(config, state.params["critic"], obs, jnp.clip(mean, -1, 1), goals)
+    q = np.minimum(np.asarray(q_each[0]), np.asarray(q_each[1]))
+    q_loss = -q.mean() / (np.abs(q).mean() + 1e-6)
+    nll = 0.5 * np.sum((np.asarray(mean) - np.asarray(actions)) ** 2, -1) + math.log(2 * math.pi)
+    np.testing.assert_allclose(float(info["q_loss"]), q_loss, rtol=1e-5)
+    np.testing.assert_allclose(float(loss), q_loss + 0.5 * nll.mean(), rtol=1e-5)
+
+
+def test_critic_gradient_comes_from_the_critic_loss_alone():
+    config = CRLConfig(batch_size=4, hidden=(8,), latent_dim=4)
+    state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
+    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(2), 3)
+    batch = Batch(
+        jax.random.normal(k1, (4, 2)), jax.random.normal(k2, (4, 2)) * 0.5, *jax.random.normal(k3, (2, 4, 2))
+    )
+    total = jax.grad(lambda p: agent.total_loss(p, config, batch)[0])(state.params)["critic"]
+    critic_only = jax.grad(lambda c: agent.critic_loss(config, c, batch)[0])(state.params["critic"])
+    for a, b in zip(jax.tree.leaves(total), jax.tree.leaves(critic_only), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    # ...while the actor loss on its own would push the critic: the stop_gradient matters.
+    direct = jax.grad(lambda c: agent.actor_loss(config, state.params["actor"], c, batch)[0])(
+        state.params["critic"]
+    )
+    assert any(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(direct))

@@ -1,0 +1,136 @@
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from crl.agents import crl as agent
+from crl.checkpoint import Checkpoints
+from crl.config import from_dict, to_dict
+from crl.errors import CrlError
+from crl.logs import read_jsonl
+from crl.train import boundaries, train
+from tests.conftest import tiny_config
+
+
+def _final_params(run_dir, config):
+    template = agent.init(jax.random.PRNGKey(0), config.agent, 2, 2)
+    ckpt = Checkpoints(run_dir / "checkpoints")
+    try:
+        return ckpt.restore(template)
+    finally:
+        ckpt.close()
+
+
+def _assert_same(a, b):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_boundaries_cover_log_checkpoint_eval_and_end():
+    config = tiny_config(None, None, steps=45, log_every=10, checkpoint_every=20, eval_every=15)
+    assert boundaries(0, config) == [10, 15, 20, 30, 40, 45]
+    assert boundaries(20, config) == [30, 40, 45]
+
+
+def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tiny_data_dir, tmp_path):
+    straight = tiny_config(tiny_data_dir, tmp_path / "straight")
+    train(straight)
+    first_half = tiny_config(tiny_data_dir, tmp_path / "split", steps=20)
+    train(first_half)
+    train(dataclasses.replace(first_half, steps=40, resume=True))
+    a, b = _final_params(tmp_path / "straight", straight), _final_params(tmp_path / "split", straight)
+    assert int(a.step) == int(b.step) == 40
+    _assert_same(a, b)
+    steps = [r["step"] for r in read_jsonl(tmp_path / "split" / "metrics.jsonl")]
+    assert steps == [10, 20, 30, 40]
+
+
+def test_a_finished_run_dir_is_not_overwritten(tiny_data_dir, tmp_path):
+    config = tiny_config(tiny_data_dir, tmp_path / "run", steps=10)
+    train(config)
+    with pytest.raises(CrlError, match="already holds a run: add --resume"):
+        train(config)
+
+
+def test_run_dir_records_config_metrics_and_versions(tiny_data_dir, tmp_path):
+    config = tiny_config(tiny_data_dir, tmp_path / "run", steps=20)
+    train(config)
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert from_dict(record["config"]) == config
+    assert {"jax", "flax", "optax", "ogbench", "mujoco", "crl"} <= set(record["versions"])
+    metrics = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    for key in (
+        "critic/loss",
+        "critic/binary_accuracy",
+        "critic/categorical_accuracy",
+        "critic/logits_pos",
+        "critic/logits_neg",
+        "actor/q_loss",
+        "actor/bc_loss",
+        "val/categorical_accuracy",
+        "updates_per_s",
+    ):
+        assert np.isfinite(metrics[-1][key]), key
+    assert any(p.name.startswith("events") for p in (tmp_path / "run" / "tensorboard").iterdir())
+
+
+def test_config_round_trips_through_json():
+    config = tiny_config(Path("/data"), Path("/run"))
+    assert from_dict(json.loads(json.dumps(to_dict(config)))) == config
+
+
+def test_divergence_is_reported_as_one_line(tiny_data_dir, tmp_path):
+    config = tiny_config(tiny_data_dir, tmp_path / "run", steps=30)
+    config = dataclasses.replace(config, agent=dataclasses.replace(config.agent, lr=1e30))
+    with pytest.raises(CrlError, match="training diverged by step"):
+        train(config)
+
+
+@pytest.mark.slow
+def test_killed_process_resumes_to_the_same_parameters(tiny_data_dir, tmp_path):
+    flags = [
+        "--data-dir",
+        str(tiny_data_dir),
+        "--steps",
+        "600",
+        "--log-every",
+        "50",
+        "--checkpoint-every",
+        "100",
+        "--eval-episodes",
+        "0",
+        "--agent.batch-size",
+        "32",
+        "--agent.hidden",
+        "32",
+        "32",
+        "--agent.latent-dim",
+        "16",
+        "--no-progress",
+    ]
+    cmd = [sys.executable, "-m", "crl.cli", "train", *flags]
+    subprocess.run([*cmd, "--run-dir", str(tmp_path / "straight")], check=True, capture_output=True)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [*cmd, "--run-dir", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (killed / "checkpoints" / "200").exists():
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = sorted(int(p.name) for p in (killed / "checkpoints").iterdir() if p.name.isdigit())
+    assert saved and saved[-1] < 600, "the run finished before it could be killed"
+    subprocess.run([*cmd, "--run-dir", str(killed), "--resume"], check=True, capture_output=True)
+
+    config = from_dict(json.loads((killed / "config.json").read_text())["config"])
+    _assert_same(_final_params(tmp_path / "straight", config), _final_params(killed, config))
