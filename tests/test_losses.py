@@ -65,7 +65,8 @@ def test_actor_loss_is_normalised_ddpg_plus_gaussian_bc():
     loss, info = agent.actor_loss(config, state.params["actor"], state.params["critic"], batch)
 
     mean = agent.actor_net(config, 2).apply({"params": state.params["actor"]}, obs, goals)
-    q_each = agent.q_values(config, state.params["critic"], obs, jnp.clip(mean, -1, 1), goals)
+    state_action = jnp.concatenate([obs, jnp.clip(mean, -1, 1)], -1)
+    q_each = agent.q_values(config, state.params["critic"], state_action, goals)
     q = np.minimum(np.asarray(q_each[0]), np.asarray(q_each[1]))
     q_loss = -q.mean() / (np.abs(q).mean() + 1e-6)
     nll = 0.5 * np.sum((np.asarray(mean) - np.asarray(actions)) ** 2, -1) + math.log(2 * math.pi)

@@ -20,41 +20,47 @@ commands:
   train       train an agent on an OGBench dataset, then evaluate it (`crl train --help`)
   eval        evaluate the latest checkpoint of a run directory (`crl eval RUN_DIR`)
   data        list, generate and verify datasets (`crl data list|generate|verify`)
+  plot        draw a metric of several runs in one figure (`crl plot RUN_DIR... --out FIG.png`)
 
 `crl train` with no flags trains CRL on pointmaze-medium-navigate-v0 with the `quick` preset,
 generating the dataset locally on first use.
 """
 
-AGENTS = ("crl",)
+AGENTS = ("crl", "mrcrl")
 
 TRAIN_DESCRIPTION = """Train an agent on an OGBench dataset, then evaluate it.
 
---agent NAME chooses the agent (one of: {agents}); --preset NAME chooses the hyperparameters
-(quick, paper) for --dataset, and the defaults below are that preset's values. Any field can then
-be set by its flag, for example --agent.alpha 0.1. With --resume, the defaults come from the
-run directory's config.json instead, and flags given override them."""
+--agent NAME chooses the agent ({agents}; default crl) and --preset NAME the hyperparameters
+({presets}) for --dataset: the defaults below are that preset's values for that agent. Any field
+can then be set by its flag, for example --agent.alpha 0.1. With --resume, the defaults come
+from the run directory's config.json instead, and flags given override them."""
 
 
 def _train(args: Sequence[str]) -> int:
     from crl.data.names import check_dataset_name
-    from crl.presets import preset_config
+    from crl.presets import PRESETS, preset_config
     from crl.train import format_table, read_config, train
 
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    pre.add_argument("--agent", choices=AGENTS, default="crl")
+    pre.add_argument("--agent")
     pre.add_argument("--preset", default="quick")
     pre.add_argument("--dataset", default="pointmaze-medium-navigate-v0")
     pre.add_argument("--run-dir", "--run_dir", type=Path)
     pre.add_argument("--resume", action="store_true")
     known, _ = pre.parse_known_args(args)
+    if known.agent is not None and known.agent not in AGENTS:
+        raise CrlError(f"unknown agent '{known.agent}': choose one of {', '.join(AGENTS)}")
     rest = [a for i, a in enumerate(args) if a != "--agent" and (i == 0 or args[i - 1] != "--agent")]
     rest = [a for a in rest if not a.startswith("--agent=")]
     if known.resume and known.run_dir is not None and (known.run_dir / "config.json").exists():
         base = dataclasses.replace(read_config(known.run_dir), resume=True, run_dir=known.run_dir)
     else:
-        base = preset_config(known.preset, check_dataset_name(known.dataset))
-    description = TRAIN_DESCRIPTION.format(agents=", ".join(AGENTS))
-    config = tyro.cli(type(base), default=base, args=rest, prog="crl train", description=description)
+        base = preset_config(known.preset, check_dataset_name(known.dataset), known.agent)
+    description = TRAIN_DESCRIPTION.format(agents=", ".join(AGENTS), presets=", ".join(PRESETS))
+    config = tyro.cli(
+        type(base), default=base, args=rest, prog="crl train", description=description,
+        config=(tyro.conf.AvoidSubcommands,),
+    )  # fmt: skip
     check_dataset_name(config.dataset)
     tic = time.perf_counter()
     result = train(config)
@@ -110,7 +116,34 @@ def _data(args: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "eval": _eval, "data": _data}
+def _plot(args: Sequence[str]) -> int:
+    from crl.plots import plot_curves
+
+    def run(
+        run_dirs: Annotated[tuple[Path, ...], tyro.conf.Positional],
+        out: Path = Path("encoder_loss.png"),
+        metric: str = "encoder/loss",
+    ) -> None:
+        """Draw a logged metric against the update step, one curve per run, in one figure.
+
+        Args:
+            run_dirs: Run directories written by `crl train`.
+            out: Where to write the figure (PNG, PDF or SVG by the suffix).
+            metric: A key of metrics.jsonl; the default, MR-CRL's encoder loss, redraws the paper's Fig. 2
+                from a cross-entropy run and an l2-loss run.
+        """
+        missing = [str(d) for d in run_dirs if not (d / "metrics.jsonl").exists()]
+        if missing:
+            raise CrlError(
+                f"no metrics.jsonl in {', '.join(missing)}: pass run directories written by crl train"
+            )
+        print(f"wrote {plot_curves(list(run_dirs), metric, out)}")
+
+    tyro.cli(run, args=args, prog="crl plot")
+    return 0
+
+
+COMMANDS = {"train": _train, "eval": _eval, "data": _data, "plot": _plot}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -59,8 +59,82 @@ class CRLConfig:
                 f"--agent.actor-p-curgoal/trajgoal/randomgoal must be >= 0 and sum to 1, got {probs}"
             )
 
+    def for_run(self, steps: int) -> CRLConfig:
+        """The config with run-dependent values filled in (CRL has none)."""
+        return self
 
-AgentConfig = CRLConfig  # later agents join this as a union
+
+MRCRL_VARIANTS = ("baseline", "no-state-encoder", "goal-encoder", "actor-encoder", "ema-target", "l2-loss")
+
+
+@dataclass(frozen=True)
+class MRCRLConfig(CRLConfig):
+    """MR-CRL: CRL whose critic also reads predictive encoders z1 (state) and z2 (state-action),
+    trained by a DINO-style cross-entropy latent-dynamics loss against slowly updated targets."""
+
+    lr: float = 1e-4
+    """Adam learning rate for all networks (encoders, critic, actor)."""
+    alpha: float = 0.15
+    """Weight of the behaviour-cloning term in the actor loss."""
+    actor: Literal["gaussian", "deterministic"] = "deterministic"
+    """The paper's actor is deterministic with a squared-error BC term (Eq. 10)."""
+    variant: Literal[
+        "baseline", "no-state-encoder", "goal-encoder", "actor-encoder", "ema-target", "l2-loss"
+    ] = "baseline"
+    """Ablation of Table 2: where the encoders' features go, EMA targets, or the L2 dynamics loss."""
+    encoder_hidden: tuple[int, ...] = (512, 512, 512)
+    """Hidden widths of z1 and z2."""
+    zs_dim: int = 512
+    """Size d of the encoders' latent z1(s) and z2(z, a) (not given in the paper)."""
+    proj_hidden: int = 512
+    """Hidden width of the projection head m (not given in the paper)."""
+    proj_dim: int = 256
+    """Output size of m: the number of classes the softmaxes range over (not given in the paper)."""
+    horizon: int = 15
+    """H: dynamics steps per segment in the encoder loss."""
+    rollout: Literal["latent", "teacher-forced"] = "latent"
+    """latent: zhat_h = z2(zhat_{h-1}, a_{t+h-1}), zhat_0 = z1(s_t); teacher-forced: from z1(s_{t+h-1})."""
+    target_every: int = 250
+    """p: copy z1, z2, m into their targets every p updates."""
+    target_ema: float = 0.005
+    """Per-update EMA rate of the targets, used by the ema-target variant only."""
+    student_temp: float = 1.0
+    """tau_s."""
+    teacher_temp_start: float = 0.04
+    """tau_t at the start of training (cosine schedule)."""
+    teacher_temp_end: float = 0.07
+    """tau_t at the end of training."""
+    teacher_temp_steps: int = 0
+    """Length of the tau_t schedule (0: the run's --steps)."""
+    teacher_centering: bool = True
+    """DINO's centering: subtract a running mean of the teacher logits (not mentioned in the paper)."""
+    center_momentum: float = 0.9
+    """Momentum of the teacher centre."""
+
+    def for_run(self, steps: int) -> MRCRLConfig:
+        return self if self.teacher_temp_steps else dataclasses.replace(self, teacher_temp_steps=steps)
+
+    def validate(self) -> None:
+        super().validate()
+        _positive(self, "zs_dim", "proj_hidden", "proj_dim", "horizon", "target_every", "student_temp")
+        _positive(self, "teacher_temp_start", "teacher_temp_end")
+        if self.variant not in MRCRL_VARIANTS:
+            raise CrlError(
+                f"--agent.variant must be one of {', '.join(MRCRL_VARIANTS)}, got '{self.variant}'"
+            )
+        for name in ("target_ema", "center_momentum"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise CrlError(
+                    f"--agent.{name.replace('_', '-')} must lie in [0, 1], got {getattr(self, name)}"
+                )
+
+
+AgentConfig = CRLConfig | MRCRLConfig
+AGENT_CONFIGS: dict[str, type[CRLConfig]] = {"crl": CRLConfig, "mrcrl": MRCRLConfig}
+
+
+def agent_name(config: CRLConfig) -> str:
+    return next(name for name, cls in AGENT_CONFIGS.items() if type(config) is cls)
 
 
 @dataclass(frozen=True)
@@ -72,6 +146,7 @@ class TrainConfig:
     preset: str = "quick"
     """Named hyperparameter preset (quick, paper); flags given after it override its values."""
     agent: AgentConfig = field(default_factory=CRLConfig)
+    """The agent's hyperparameters (chosen with --agent NAME)."""
     steps: int = 1_000_000
     """Number of gradient updates."""
     seed: int = 0
@@ -111,6 +186,7 @@ def _positive(config: object, *names: str) -> None:
 
 def to_dict(config: TrainConfig) -> dict:
     out = dataclasses.asdict(config)
+    out["agent"] = {"name": agent_name(config.agent), **out["agent"]}
     for key in ("run_dir", "data_dir"):
         out[key] = None if out[key] is None else str(out[key])
     return out
@@ -119,7 +195,8 @@ def to_dict(config: TrainConfig) -> dict:
 def from_dict(raw: dict) -> TrainConfig:
     raw = dict(raw)
     agent = dict(raw.pop("agent"))
-    agent["hidden"] = tuple(agent["hidden"])
+    cls = AGENT_CONFIGS[agent.pop("name", "crl")]
+    agent = {k: tuple(v) if isinstance(v, list) else v for k, v in agent.items()}
     for key in ("run_dir", "data_dir"):
         raw[key] = None if raw.get(key) is None else Path(raw[key])
-    return TrainConfig(agent=CRLConfig(**agent), **raw)
+    return TrainConfig(agent=cls(**agent), **raw)

@@ -49,13 +49,23 @@ def reset_episode(env: gymnasium.Env, seed: int, task_id: int, episode: int) -> 
     return obs, info["goal"]
 
 
+_ENV_POOL: dict[str, list[gymnasium.Env]] = {}
+
+
+def environments(env_id: str, count: int) -> list[gymnasium.Env]:
+    """`count` copies of an environment, kept for the next evaluation (building one costs a model compile)."""
+    pool = _ENV_POOL.setdefault(env_id, [])
+    pool.extend(gymnasium.make(env_id) for _ in range(count - len(pool)))
+    return pool[:count]
+
+
 def evaluate(env_id: str, policy: Policy, episodes: int, seed: int = 0, progress: bool = True) -> EvalResult:
     """Run `episodes` episodes of every evaluation task at once; return per-task success rates."""
-    probe = gymnasium.make(env_id)
+    probe = environments(env_id, 1)[0]
     task_infos = probe.unwrapped.task_infos
     max_steps = probe.spec.max_episode_steps
     jobs = [(task_id, ep) for task_id in range(1, len(task_infos) + 1) for ep in range(episodes)]
-    envs = [gymnasium.make(env_id) for _ in jobs]
+    envs = environments(env_id, len(jobs))
     starts = [reset_episode(env, seed, task_id, ep) for env, (task_id, ep) in zip(envs, jobs, strict=True)]
     obs = np.stack([s[0] for s in starts])
     goals = np.stack([s[1] for s in starts])

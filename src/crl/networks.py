@@ -31,17 +31,18 @@ class MLP(nn.Module):
 
 
 class ContrastiveEncoders(nn.Module):
-    """phi(s, a) and psi(g), one pair per ensemble member; the critic is f = phi . psi / sqrt(d)."""
+    """phi(state-action input) and psi(goal input); the critic is f = phi . psi / sqrt(d).
+
+    Callers build the inputs: CRL feeds [s, a] and g; MR-CRL adds its encoders' features.
+    """
 
     hidden: Sequence[int]
     latent_dim: int
     layer_norm: bool = True
 
     @nn.compact
-    def __call__(self, obs: jax.Array, actions: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array]:
-        phi = MLP(self.hidden, self.latent_dim, self.layer_norm, name="phi")(
-            jnp.concatenate([obs, actions], -1)
-        )
+    def __call__(self, state_action: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array]:
+        phi = MLP(self.hidden, self.latent_dim, self.layer_norm, name="phi")(state_action)
         psi = MLP(self.hidden, self.latent_dim, self.layer_norm, name="psi")(goals)
         return phi, psi
 

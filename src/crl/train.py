@@ -15,9 +15,9 @@ import numpy as np
 from tqdm import tqdm
 
 from crl import __version__
-from crl.agents import crl as agent
+from crl.agents import agent_module
 from crl.checkpoint import Checkpoints
-from crl.config import CRLConfig, TrainConfig, from_dict, to_dict
+from crl.config import AgentConfig, TrainConfig, agent_name, from_dict, to_dict
 from crl.data import store
 from crl.data.names import data_dir, env_name
 from crl.data.sampling import DeviceData, to_device
@@ -27,10 +27,9 @@ from crl.logs import RunLog, read_jsonl
 
 
 @partial(jax.jit, static_argnames=("config", "length"))
-def run_chunk(
-    state: agent.TrainState, data: DeviceData, val_data: DeviceData, config: CRLConfig, length: int
-) -> tuple[agent.TrainState, dict]:
+def run_chunk(state, data: DeviceData, val_data: DeviceData, config: AgentConfig, length: int) -> tuple:
     """`length` updates in one compiled program; returns the new state and chunk-averaged metrics."""
+    agent = agent_module(config)
     state, infos = jax.lax.scan(lambda s, _: agent.update(s, data, config), state, None, length=length)
     metrics = jax.tree.map(lambda x: x.mean(), infos)
     # A fold of the state's key: validation draws do not shift the training stream.
@@ -39,7 +38,7 @@ def run_chunk(
 
 
 def default_run_dir(config: TrainConfig) -> Path:
-    return Path("runs") / config.dataset / f"crl-{config.preset}-s{config.seed}"
+    return Path("runs") / config.dataset / f"{agent_name(config.agent)}-{config.preset}-s{config.seed}"
 
 
 def versions() -> dict[str, str]:
@@ -98,21 +97,22 @@ def check_finite(metrics: dict[str, float], step: int, last_checkpoint: int | No
         )
 
 
-def policy_for(state: agent.TrainState, config: CRLConfig, action_dim: int):
-    actor_params = state.params["actor"]
-    return lambda obs, goals: agent.act(config, action_dim, actor_params, obs, goals)
+def policy_for(state, config: AgentConfig, action_dim: int):
+    act = agent_module(config).act
+    return lambda obs, goals: act(config, action_dim, state, obs, goals)
 
 
 def run_evaluation(
-    log: RunLog, step: int, env_id: str, state, config: TrainConfig, action_dim: int
+    log: RunLog,
+    step: int,
+    env_id: str,
+    state,
+    config: TrainConfig,
+    agent_config: AgentConfig,
+    action_dim: int,
 ) -> EvalResult:
-    result = evaluate(
-        env_id,
-        policy_for(state, config.agent, action_dim),
-        config.eval_episodes,
-        config.seed,
-        config.progress,
-    )
+    policy = policy_for(state, agent_config, action_dim)
+    result = evaluate(env_id, policy, config.eval_episodes, config.seed, config.progress)
     log.evaluation(step, result.as_dict())
     return result
 
@@ -144,8 +144,11 @@ def train(config: TrainConfig) -> EvalResult | None:
     write_config(run_dir, config)
     train_data, val_data = to_device(data.train), to_device(data.val)
     obs_dim = int(np.prod(data.obs_shape))
+    agent_config = config.agent.for_run(config.steps)
 
-    state = agent.init(jax.random.PRNGKey(config.seed), config.agent, obs_dim, data.action_dim)
+    state = agent_module(agent_config).init(
+        jax.random.PRNGKey(config.seed), agent_config, obs_dim, data.action_dim
+    )
     checkpoints = Checkpoints(run_dir / "checkpoints")
     start = 0
     if config.resume and checkpoints.latest_step() is not None:
@@ -161,7 +164,7 @@ def train(config: TrainConfig) -> EvalResult | None:
             step = start
             for end in boundaries(start, config):
                 tic = time.perf_counter()
-                state, metrics = run_chunk(state, train_data, val_data, config.agent, end - step)
+                state, metrics = run_chunk(state, train_data, val_data, agent_config, end - step)
                 metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
                 metrics["updates_per_s"] = (end - step) / (time.perf_counter() - tic)
                 check_finite(metrics, end, last_checkpoint)
@@ -180,14 +183,16 @@ def train(config: TrainConfig) -> EvalResult | None:
                     and end % config.eval_every == 0
                     and end < config.steps
                 ):
-                    result = run_evaluation(log, end, data.env_id, state, config, data.action_dim)
+                    result = run_evaluation(
+                        log, end, data.env_id, state, config, agent_config, data.action_dim
+                    )
                     bar.write(f"step {end}: overall success {result.overall:.1%}")
         if not config.eval_episodes:
             return None
         done = [r for r in read_jsonl(run_dir / "eval.jsonl") if r["step"] == config.steps]
         if done and start == config.steps:
             return EvalResult(done[-1]["tasks"], done[-1]["episodes_per_task"])
-        return run_evaluation(log, config.steps, data.env_id, state, config, data.action_dim)
+        return run_evaluation(log, config.steps, data.env_id, state, config, agent_config, data.action_dim)
     finally:
         log.close()
         checkpoints.close()
@@ -202,12 +207,14 @@ def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = Tr
         raise CrlError(f"--eval-episodes must be at least 1, got {config.eval_episodes}")
     env_id = env_name(config.dataset)
     obs_shape, action_dim = store.env_spaces(env_id)
-    template = agent.init(jax.random.PRNGKey(0), config.agent, int(np.prod(obs_shape)), action_dim)
+    agent_config = config.agent.for_run(config.steps)
+    obs_dim = int(np.prod(obs_shape))
+    template = agent_module(agent_config).init(jax.random.PRNGKey(0), agent_config, obs_dim, action_dim)
     checkpoints = Checkpoints(run_dir / "checkpoints")
     log = RunLog(run_dir)
     try:
         state = checkpoints.restore(template)
-        return run_evaluation(log, int(state.step), env_id, state, config, action_dim)
+        return run_evaluation(log, int(state.step), env_id, state, config, agent_config, action_dim)
     finally:
         log.close()
         checkpoints.close()

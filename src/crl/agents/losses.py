@@ -33,3 +33,27 @@ def contrastive_metrics(logits: jax.Array) -> dict[str, jax.Array]:
         "logits_pos": jnp.sum(jnp.where(eye, mean_logits, 0.0)) / b,
         "logits_neg": jnp.sum(jnp.where(eye, 0.0, mean_logits)) / (b * (b - 1)),
     }
+
+
+def ddpg_bc_loss(
+    q: jax.Array, mean: jax.Array, actions: jax.Array, alpha: float, bc: str
+) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """-Q / stop_grad(mean |Q|) + alpha * BC, with Q (B,) already reduced over the ensemble.
+
+    bc='gaussian': negative log-likelihood of the data action under N(mean, I);
+    bc='deterministic': squared error.
+    """
+    q_loss = -jnp.mean(q) / jax.lax.stop_gradient(jnp.mean(jnp.abs(q)) + 1e-6)
+    sq_err = jnp.sum((mean - actions) ** 2, -1)
+    if bc == "gaussian":
+        bc_loss = jnp.mean(0.5 * sq_err + 0.5 * actions.shape[-1] * jnp.log(2 * jnp.pi))
+    else:
+        bc_loss = jnp.mean(sq_err)
+    loss = q_loss + alpha * bc_loss
+    return loss, {
+        "loss": loss,
+        "q_loss": q_loss,
+        "bc_loss": bc_loss,
+        "q_mean": jnp.mean(q),
+        "mse": jnp.mean(sq_err),
+    }

@@ -64,6 +64,16 @@ def mixed_goals(
     return jnp.select([kind == 0, kind == 1], [idx, uniform_future(k_traj, idx, traj_end)], random_idx)
 
 
+class Segment(NamedTuple):
+    observations: jax.Array  # (B, H + 1, *obs_shape): s_t .. s_{t+H}
+    actions: jax.Array  # (B, H, action_dim): a_t .. a_{t+H-1}
+    valid: jax.Array  # (B, H) bool: step h (s_{t+h}) lies in the trajectory of s_t
+
+
+def sample_indices(key: jax.Array, data: DeviceData, batch_size: int) -> jax.Array:
+    return jax.random.randint(key, (batch_size,), 0, data.traj_end.shape[0])
+
+
 def sample_batch(
     key: jax.Array,
     data: DeviceData,
@@ -72,8 +82,19 @@ def sample_batch(
     actor_goal_probs: tuple[float, float, float],
 ) -> Batch:
     """A minibatch of (s, a) with geometric-future critic goals and mixture actor goals."""
-    k_idx, k_critic, k_actor = jax.random.split(key, 3)
-    idx = jax.random.randint(k_idx, (batch_size,), 0, data.traj_end.shape[0])
+    k_idx, k_goals = jax.random.split(key)
+    return batch_at(k_goals, data, sample_indices(k_idx, data, batch_size), discount, actor_goal_probs)
+
+
+def batch_at(
+    key: jax.Array,
+    data: DeviceData,
+    idx: jax.Array,
+    discount: float,
+    actor_goal_probs: tuple[float, float, float],
+) -> Batch:
+    """The minibatch of the states at `idx`, with their critic and actor goals."""
+    k_critic, k_actor = jax.random.split(key)
     critic_idx = geometric_future(k_critic, idx, data.traj_end, discount)
     actor_idx = mixed_goals(k_actor, idx, data.traj_end, *actor_goal_probs)
     return Batch(
@@ -81,4 +102,19 @@ def sample_batch(
         actions=data.actions[idx],
         critic_goals=data.observations[critic_idx],
         actor_goals=data.observations[actor_idx],
+    )
+
+
+def segments(data: DeviceData, idx: jax.Array, horizon: int) -> Segment:
+    """The `horizon` transitions that follow each state in `idx`, masked past its trajectory's end.
+
+    Masked steps repeat the trajectory's last state and action instead of reading the next trajectory.
+    """
+    steps = idx[:, None] + jnp.arange(horizon + 1)
+    end = data.traj_end[idx][:, None]
+    inside = jnp.minimum(steps, end)
+    return Segment(
+        observations=data.observations[inside],
+        actions=data.actions[inside[:, :-1]],
+        valid=steps[:, 1:] <= end,
     )
