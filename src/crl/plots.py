@@ -35,6 +35,9 @@ def plot_curves(run_dirs: list[Path], metric: str, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, (steps, values) in curves.items():
         ax.plot(steps, values, label=label)
+    values = [v for _, vs in curves.values() for v in vs]
+    if min(values) > 0 and max(values) > 100 * min(values):
+        ax.set_yscale("log")  # curves of very different scales (CE vs L2) stay readable
     ax.set_xlabel("update")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
