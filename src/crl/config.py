@@ -38,6 +38,27 @@ class CRLConfig:
     """Probability that an actor goal is a uniform future state of the same trajectory."""
     actor_p_randomgoal: float = 0.0
     """Probability that an actor goal is a random dataset state."""
+    critic: Literal["nce", "cpc", "nce+c-learning", "c-learning"] = "nce"
+    """Critic objective: NCE-binary, InfoNCE + logsumexp^2 (App. C), NCE + C-learning (App. D), C-learning."""
+    energy: Literal["dot", "l2"] = "dot"
+    """Critic energy: phi . psi / sqrt(d), or the negative L2 distance -||phi - psi||."""
+    repr_norm: Literal["none", "l2", "tanh"] = "none"
+    """Normalisation of phi and psi (App. G lists these as tried and not helpful)."""
+    learned_temperature: bool = False
+    """Scale the critic's logits by a learned temperature (App. G)."""
+    cpc_logsumexp_coef: float = 0.01
+    """Weight of the logsumexp^2 regulariser of the cpc critic."""
+    c_learning_clip: float = 20.0
+    """Upper clip of the bootstrap weight exp f(s', a', g) of the C-learning critics."""
+    actor_loss: Literal["ddpgbc", "awr", "sac"] = "ddpgbc"
+    """ddpgbc: -Q/|Q| + alpha BC; awr: exp(alpha (Q - V))-weighted BC with a contrastive V; sac: entropy-
+    regularised -Q with a learned temperature, plus alpha BC."""
+    target_entropy: float = 0.0
+    """SAC's target entropy (the CRL paper: 0 for state inputs, -dim(a) for images)."""
+
+    @property
+    def needs_next_observations(self) -> bool:
+        return "c-learning" in self.critic
 
     @property
     def actor_goal_probs(self) -> tuple[float, float, float]:

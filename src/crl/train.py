@@ -42,21 +42,16 @@ def default_run_dir(config: TrainConfig) -> Path:
 
 
 def versions() -> dict[str, str]:
-    import flax
-    import mujoco
-    import ogbench
-    import optax
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {
-        "crl": __version__,
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "flax": flax.__version__,
-        "optax": optax.__version__,
-        "ogbench": getattr(ogbench, "__version__", "unknown"),
-        "mujoco": mujoco.__version__,
-        "backend": jax.default_backend(),
-    }
+    out = {"crl": __version__, "python": platform.python_version()}
+    for package in ("jax", "flax", "optax", "ogbench", "mujoco", "gymnasium"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    out["backend"] = jax.default_backend()
+    return out
 
 
 def write_config(run_dir: Path, config: TrainConfig) -> None:

@@ -6,9 +6,23 @@ import jax
 import jax.numpy as jnp
 
 
-def critic_logits(phi: jax.Array, psi: jax.Array) -> jax.Array:
-    """f(s_i, a_i, g_j) = phi_i . psi_j / sqrt(d) for every pair; (..., B, d) x (..., B, d) -> (..., B, B)."""
+def critic_logits(phi: jax.Array, psi: jax.Array, energy: str = "dot") -> jax.Array:
+    """f(s_i, a_i, g_j) for every pair; (..., B, d) x (..., B, d) -> (..., B, B).
+
+    energy='dot': phi_i . psi_j / sqrt(d); energy='l2': -|| phi_i - psi_j ||.
+    """
+    if energy == "l2":
+        sq = jnp.sum(phi**2, -1)[..., :, None] + jnp.sum(psi**2, -1)[..., None, :]
+        sq = sq - 2 * jnp.einsum("...id,...jd->...ij", phi, psi)
+        return -jnp.sqrt(jnp.maximum(sq, 0.0) + 1e-12)
     return jnp.einsum("...id,...jd->...ij", phi, psi) / jnp.sqrt(phi.shape[-1])
+
+
+def paired_logits(phi: jax.Array, psi: jax.Array, energy: str = "dot") -> jax.Array:
+    """f(s_i, a_i, g_i) for matching rows only: (..., B, d) x (..., B, d) -> (..., B)."""
+    if energy == "l2":
+        return -jnp.sqrt(jnp.sum((phi - psi) ** 2, -1) + 1e-12)
+    return jnp.sum(phi * psi, -1) / jnp.sqrt(phi.shape[-1])
 
 
 def nce_binary_loss(logits: jax.Array) -> jax.Array:
@@ -20,6 +34,39 @@ def nce_binary_loss(logits: jax.Array) -> jax.Array:
     b = logits.shape[-1]
     diag = jnp.diagonal(logits, axis1=-2, axis2=-1)
     return jnp.mean(jax.nn.softplus(logits)) - jnp.mean(diag) / b
+
+
+def cpc_loss(logits: jax.Array, logsumexp_coef: float = 0.01) -> jax.Array:
+    """InfoNCE over each row (softmax cross-entropy, positive on the diagonal) plus coef * logsumexp(row)^2
+    (Appendix C), averaged over rows and ensemble members."""
+    lse = jax.nn.logsumexp(logits, axis=-1)
+    diag = jnp.diagonal(logits, axis1=-2, axis2=-1)
+    return jnp.mean(lse - diag) + logsumexp_coef * jnp.mean(lse**2)
+
+
+def log_sigmoid_losses(pos: jax.Array, neg: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Elementwise -log sigmoid(pos) and -log(1 - sigmoid(neg)), in the stable softplus form."""
+    return jax.nn.softplus(-pos), jax.nn.softplus(neg)
+
+
+def c_learning_loss(
+    pos: jax.Array, rand: jax.Array, weight: jax.Array, discount: float, mixed: bool
+) -> jax.Array:
+    """C-learning's objective, or (mixed=True) Appendix D's NCE + C-learning combination, as a loss.
+
+    pos: f(s, a, s+) on each row's positive (for C-learning the next state; for the combination a draw
+    from the next-or-future mixture); rand: f(s, a, g) on each row's random goal g; weight: the
+    stop-gradient, clipped exp f(s', a', g). C-learning maximises
+        (1 - gamma) log s(pos) + gamma w log s(rand) + log(1 - s(rand)),
+    the combination (2 - gamma) log s(pos) + gamma w log s(rand) + 2 log(1 - s(rand)).
+    """
+    pos_term, neg_term = log_sigmoid_losses(pos, rand)
+    w = jax.lax.stop_gradient(weight)
+    if mixed:
+        total = (2 - discount) * pos_term + discount * w * jax.nn.softplus(-rand) + 2 * neg_term
+    else:
+        total = (1 - discount) * pos_term + discount * w * jax.nn.softplus(-rand) + neg_term
+    return jnp.mean(total)
 
 
 def contrastive_metrics(logits: jax.Array) -> dict[str, jax.Array]:
