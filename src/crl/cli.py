@@ -21,12 +21,13 @@ commands:
   eval        evaluate the latest checkpoint of a run directory (`crl eval RUN_DIR`)
   data        list, generate and verify datasets (`crl data list|generate|verify`)
   plot        draw a metric of several runs in one figure (`crl plot RUN_DIR... --out FIG.png`)
+  presets     list the named hyperparameter presets, their values and sources
 
 `crl train` with no flags trains CRL on pointmaze-medium-navigate-v0 with the `quick` preset,
 generating the dataset locally on first use.
 """
 
-AGENTS = ("crl", "mrcrl")
+AGENTS = ("crl", "mrcrl", "gcbc")
 
 TRAIN_DESCRIPTION = """Train an agent on an OGBench dataset, then evaluate it.
 
@@ -143,7 +144,35 @@ def _plot(args: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "eval": _eval, "data": _data, "plot": _plot}
+def _presets(args: Sequence[str]) -> int:
+    from crl.config import to_dict
+    from crl.data.names import check_dataset_name
+    from crl.presets import PRESETS, preset_config
+
+    def run(dataset: str = "pointmaze-medium-navigate-v0", agent: str | None = None) -> None:
+        """Print every preset: where its values come from, and the values it gives for --dataset.
+
+        Args:
+            dataset: Dataset whose per-dataset choices (alpha, discount, actor goals) are shown.
+            agent: Show the presets for this agent (default: each preset's own agent).
+        """
+        check_dataset_name(dataset)
+        for name, preset in PRESETS.items():
+            print(f"{name}  (agent {agent or preset.default_agent})\n  source: {preset.source}")
+            try:
+                values = to_dict(preset_config(name, dataset, agent))
+            except CrlError as exc:
+                print(f"  not available: {exc}\n")
+                continue
+            schedule = {k: values[k] for k in ("steps", "eval_every", "eval_episodes", "checkpoint_every")}
+            print("  " + ", ".join(f"{k}={v}" for k, v in schedule.items()))
+            print("  agent: " + ", ".join(f"{k}={v}" for k, v in values["agent"].items()) + "\n")
+
+    tyro.cli(run, args=args, prog="crl presets")
+    return 0
+
+
+COMMANDS = {"train": _train, "eval": _eval, "data": _data, "plot": _plot, "presets": _presets}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

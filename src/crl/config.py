@@ -22,6 +22,8 @@ class CRLConfig:
     """Size of the representations phi(s, a) and psi(g)."""
     layer_norm: bool = True
     """LayerNorm after each hidden layer of the critic's encoders."""
+    activation: Literal["gelu", "relu"] = "gelu"
+    """Hidden-layer activation of the critic and actor (the CRL paper's networks use ReLU)."""
     ensemble: int = 2
     """Critic ensemble size; the actor maximises the minimum over members."""
     lr: float = 3e-4
@@ -139,6 +141,8 @@ class MRCRLConfig(CRLConfig):
         super().validate()
         _positive(self, "zs_dim", "proj_hidden", "proj_dim", "horizon", "target_every", "student_temp")
         _positive(self, "teacher_temp_start", "teacher_temp_end")
+        if self.critic not in ("nce", "cpc") or self.actor_loss != "ddpgbc":
+            raise CrlError("mrcrl supports --agent.critic nce or cpc and --agent.actor-loss ddpgbc only")
         if self.variant not in MRCRL_VARIANTS:
             raise CrlError(
                 f"--agent.variant must be one of {', '.join(MRCRL_VARIANTS)}, got '{self.variant}'"
@@ -150,8 +154,45 @@ class MRCRLConfig(CRLConfig):
                 )
 
 
-AgentConfig = CRLConfig | MRCRLConfig
-AGENT_CONFIGS: dict[str, type[CRLConfig]] = {"crl": CRLConfig, "mrcrl": MRCRLConfig}
+@dataclass(frozen=True)
+class GCBCConfig:
+    """Goal-conditioned behavioural cloning: the actor alone, fit to the data's actions (OGBench's GCBC)."""
+
+    batch_size: int = 1024
+    """Minibatch size."""
+    hidden: tuple[int, ...] = (512, 512, 512)
+    """Hidden layer widths of the actor."""
+    activation: Literal["gelu", "relu"] = "gelu"
+    """Hidden-layer activation."""
+    lr: float = 3e-4
+    """Adam learning rate."""
+    discount: float = 0.99
+    """Unused by the loss; kept so that goal sampling shares CRL's code."""
+    actor: Literal["gaussian", "deterministic"] = "gaussian"
+    """gaussian: unit-std Gaussian log-likelihood; deterministic: squared error."""
+    actor_p_curgoal: float = 0.0
+    """Probability that a goal is the current state."""
+    actor_p_trajgoal: float = 1.0
+    """Probability that a goal is a uniform future state of the same trajectory."""
+    actor_p_randomgoal: float = 0.0
+    """Probability that a goal is a random dataset state."""
+    needs_next_observations = False
+    actor_goal_probs = CRLConfig.actor_goal_probs
+
+    def for_run(self, steps: int) -> GCBCConfig:
+        return self
+
+    def validate(self) -> None:
+        _positive(self, "batch_size", "lr")
+        probs = self.actor_goal_probs
+        if min(probs) < 0 or abs(sum(probs) - 1.0) > 1e-6:
+            raise CrlError(
+                f"--agent.actor-p-curgoal/trajgoal/randomgoal must be >= 0 and sum to 1, got {probs}"
+            )
+
+
+AgentConfig = CRLConfig | MRCRLConfig | GCBCConfig
+AGENT_CONFIGS: dict[str, type] = {"crl": CRLConfig, "mrcrl": MRCRLConfig, "gcbc": GCBCConfig}
 
 
 def agent_name(config: CRLConfig) -> str:
@@ -198,7 +239,7 @@ class TrainConfig:
 
 
 def _positive(config: object, *names: str) -> None:
-    prefix = "--agent." if isinstance(config, CRLConfig) else "--"
+    prefix = "--" if isinstance(config, TrainConfig) else "--agent."
     for name in names:
         value = getattr(config, name)
         if value <= 0:

@@ -13,38 +13,56 @@ def _init(scale: float = 1.0) -> nn.initializers.Initializer:
     return nn.initializers.variance_scaling(scale, "fan_avg", "uniform")
 
 
+ACTIVATIONS = {"gelu": nn.gelu, "relu": nn.relu}
+
+
 class MLP(nn.Module):
-    """Dense -> GELU -> (LayerNorm) for each hidden layer, then a linear output layer."""
+    """Dense -> activation -> (LayerNorm) for each hidden layer, then a linear output layer."""
 
     hidden: Sequence[int]
     out: int
     layer_norm: bool = True
     out_scale: float = 1.0
+    activation: str = "gelu"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         for width in self.hidden:
-            x = nn.gelu(nn.Dense(width, kernel_init=_init())(x))
+            x = ACTIVATIONS[self.activation](nn.Dense(width, kernel_init=_init())(x))
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
         return nn.Dense(self.out, kernel_init=_init(self.out_scale))(x)
 
 
 class ContrastiveEncoders(nn.Module):
-    """phi(state-action input) and psi(goal input); the critic is f = phi . psi / sqrt(d).
+    """phi(state-action input) and psi(goal input), optionally normalised, and a logit scale.
 
     Callers build the inputs: CRL feeds [s, a] and g; MR-CRL adds its encoders' features.
+    Returns (phi, psi, log_scale); log_scale is a learned scalar or 0.
     """
 
     hidden: Sequence[int]
     latent_dim: int
     layer_norm: bool = True
+    repr_norm: str = "none"  # 'none', 'l2' or 'tanh'
+    learned_temperature: bool = False
+    activation: str = "gelu"
 
     @nn.compact
-    def __call__(self, state_action: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array]:
-        phi = MLP(self.hidden, self.latent_dim, self.layer_norm, name="phi")(state_action)
-        psi = MLP(self.hidden, self.latent_dim, self.layer_norm, name="psi")(goals)
-        return phi, psi
+    def __call__(self, state_action: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        phi = MLP(self.hidden, self.latent_dim, self.layer_norm, activation=self.activation, name="phi")(
+            state_action
+        )
+        psi = MLP(self.hidden, self.latent_dim, self.layer_norm, activation=self.activation, name="psi")(
+            goals
+        )
+        if self.repr_norm == "l2":
+            phi = phi / (jnp.linalg.norm(phi, axis=-1, keepdims=True) + 1e-6)
+            psi = psi / (jnp.linalg.norm(psi, axis=-1, keepdims=True) + 1e-6)
+        elif self.repr_norm == "tanh":
+            phi, psi = jnp.tanh(phi), jnp.tanh(psi)
+        log_scale = self.param("log_scale", nn.initializers.zeros, ()) if self.learned_temperature else 0.0
+        return phi, psi, jnp.asarray(log_scale)
 
 
 def ensemble(module: type[nn.Module], size: int) -> type[nn.Module]:
@@ -60,12 +78,27 @@ def ensemble(module: type[nn.Module], size: int) -> type[nn.Module]:
 
 
 class Actor(nn.Module):
-    """pi(s, g): the action mean, unsquashed (callers clip it to the action box, as OGBench does)."""
+    """pi(s, g): the Gaussian's mean (unsquashed: callers clip it to the action box, as OGBench does)
+    and its log-std, a learned head clipped to [-5, 2] when `learned_std`, else 0 (std 1)."""
 
     hidden: Sequence[int]
     action_dim: int
+    learned_std: bool = False
+    activation: str = "gelu"
 
     @nn.compact
-    def __call__(self, obs: jax.Array, goals: jax.Array) -> jax.Array:
-        x = jnp.concatenate([obs, goals], -1)
-        return MLP(self.hidden, self.action_dim, layer_norm=False, out_scale=1e-2)(x)
+    def __call__(self, obs: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array]:
+        features = jnp.concatenate([obs, goals], -1)
+        for width in self.hidden:
+            features = ACTIVATIONS[self.activation](nn.Dense(width, kernel_init=_init())(features))
+        mean = nn.Dense(self.action_dim, kernel_init=_init(1e-2), name="mean")(features)
+        if not self.learned_std:
+            return mean, jnp.zeros_like(mean)
+        log_std = nn.Dense(self.action_dim, kernel_init=_init(1e-2), name="log_std")(features)
+        return mean, jnp.clip(log_std, -5.0, 2.0)
+
+
+def gaussian_log_prob(x: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax.Array:
+    """log N(x; mean, diag(exp(log_std))^2), summed over the last axis."""
+    z = (x - mean) * jnp.exp(-log_std)
+    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * jnp.log(2 * jnp.pi), -1)

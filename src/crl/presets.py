@@ -1,20 +1,15 @@
 """Named hyperparameter presets: a preset maps (dataset, agent) to a full TrainConfig.
 
-- `paper`: OGBench's published CRL setting (its `impls/hyperparameters.sh`): one architecture and
-  optimiser for all state-based datasets, with per-family BC weight alpha, discount and actor-goal
-  mixture.
-- `mrcrl-paper`: MR-CRL as Section 5 of its paper states it; where the paper is silent (discount,
-  actor goals) it keeps OGBench's per-dataset CRL choices, which its CRL baseline numbers used.
-- `quick`: the same per-dataset choices with small networks and a short schedule, so that a run
-  learns within minutes on a 2-core CPU.
+`crl presets` prints each one's values and where they come from.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from crl.config import CRLConfig, MRCRLConfig, TrainConfig
+from crl.config import CRLConfig, GCBCConfig, MRCRLConfig, TrainConfig
 from crl.errors import CrlError
 
 
@@ -38,34 +33,56 @@ def _without_alpha(dataset: str) -> dict:
     return {k: v for k, v in ogbench_crl_overrides(dataset).items() if k != "alpha"}
 
 
+def _agents(name: str, agent: str, allowed: tuple[str, ...]) -> None:
+    if agent not in allowed:
+        raise CrlError(f"preset '{name}' is for --agent {' or '.join(allowed)}, not --agent {agent}")
+
+
 def paper(dataset: str, agent: str) -> TrainConfig:
-    """OGBench CRL: batch 1024, 3 x 512 GELU (LayerNorm in the critic), latent 512, Adam 3e-4, 1M updates."""
-    if agent != "crl":
-        raise CrlError(f"preset 'paper' is CRL's; for --agent {agent} use --preset {agent}-paper")
+    _agents("paper", agent, ("crl", "gcbc"))
+    if agent == "gcbc":
+        return TrainConfig(dataset=dataset, preset="paper", agent=GCBCConfig())
     return TrainConfig(dataset=dataset, preset="paper", agent=CRLConfig(**ogbench_crl_overrides(dataset)))
 
 
 def mrcrl_paper(dataset: str, agent: str) -> TrainConfig:
-    """MR-CRL Sec. 5: 3 x 512 GELU MLPs, batch 1024, lr 1e-4, H 15, p 250, tau_s 1, tau_t 0.04 -> 0.07,
-    alpha 0.15, 1M updates, 20 evaluation episodes. Chosen here: d = 512, a 512-wide head m onto 256
-    classes, DINO centering of the teacher (momentum 0.9), latent rollout."""
-    if agent != "mrcrl":
-        raise CrlError(f"preset 'mrcrl-paper' is MR-CRL's; use it with --agent mrcrl, not --agent {agent}")
+    _agents("mrcrl-paper", agent, ("mrcrl",))
     return TrainConfig(
         dataset=dataset, preset="mrcrl-paper", agent=MRCRLConfig(**_without_alpha(dataset)), eval_episodes=20
     )
 
 
+# CRL paper, Table 2: the online setting, on which Table 3 (offline) lists its changes.
+_CRL_TABLE2 = dict(
+    batch_size=256, hidden=(256, 256), latent_dim=64, lr=3e-4, discount=0.99, activation="relu",
+    layer_norm=False, actor_loss="sac", target_entropy=0.0, alpha=0.0,
+    actor_p_trajgoal=0.0, actor_p_randomgoal=1.0,
+)  # fmt: skip
+
+
+def crl_paper_online(dataset: str, agent: str) -> TrainConfig:
+    _agents("crl-paper-online", agent, ("crl",))
+    return TrainConfig(dataset=dataset, preset="crl-paper-online", agent=CRLConfig(**_CRL_TABLE2))
+
+
+def crl_paper_offline(dataset: str, agent: str) -> TrainConfig:
+    _agents("crl-paper-offline", agent, ("crl",))
+    table3 = dict(
+        batch_size=1024, latent_dim=16, hidden=(1024, 1024), actor_p_trajgoal=1.0, actor_p_randomgoal=0.0
+    )
+    offline = {**_CRL_TABLE2, **table3, "alpha": 0.05}
+    return TrainConfig(dataset=dataset, preset="crl-paper-offline", agent=CRLConfig(**offline))
+
+
 def quick(dataset: str, agent: str) -> TrainConfig:
-    """Small networks and a short schedule for a 2-core CPU: minutes, not hours."""
-    small = dict(batch_size=256, hidden=(256, 256), latent_dim=64)
+    small = dict(batch_size=256, hidden=(256, 256))
     if agent == "mrcrl":
-        config = MRCRLConfig(
-            **small, encoder_hidden=(256, 256), zs_dim=64, proj_hidden=128, proj_dim=64, horizon=5,
-            **_without_alpha(dataset),
-        )  # fmt: skip
+        encoders = dict(encoder_hidden=(256, 256), zs_dim=64, proj_hidden=128, proj_dim=64, horizon=5)
+        config = MRCRLConfig(**small, latent_dim=64, **encoders, **_without_alpha(dataset))
+    elif agent == "gcbc":
+        config = GCBCConfig(**small)
     else:
-        config = CRLConfig(**small, **ogbench_crl_overrides(dataset))
+        config = CRLConfig(**small, latent_dim=64, **ogbench_crl_overrides(dataset))
     return TrainConfig(
         dataset=dataset,
         preset="quick",
@@ -78,18 +95,56 @@ def quick(dataset: str, agent: str) -> TrainConfig:
     )
 
 
-PRESETS: dict[str, Callable[[str, str], TrainConfig]] = {
-    "quick": quick,
-    "paper": paper,
-    "mrcrl-paper": mrcrl_paper,
+@dataclass(frozen=True)
+class Preset:
+    build: Callable[[str, str], TrainConfig]
+    default_agent: str
+    source: str
+
+
+PRESETS: dict[str, Preset] = {
+    "quick": Preset(
+        quick,
+        "crl",
+        "crl's own: each dataset's OGBench choices (alpha, discount, actor goals) with 2 x 256 networks, "
+        "batch 256 and 30k updates, sized for a 2-core CPU (mrcrl: d = 64, H = 5; gcbc: the actor alone).",
+    ),
+    "paper": Preset(
+        paper,
+        "crl",
+        "OGBench (Park et al. 2025), impls/hyperparameters.sh: CRL and GCBC with batch 1024, 3 x 512 GELU "
+        "networks (LayerNorm in the critic), latent 512, Adam 3e-4, 1M updates, 50 episodes per task, and "
+        "each dataset family's alpha, discount and actor-goal mixture.",
+    ),
+    "mrcrl-paper": Preset(
+        mrcrl_paper,
+        "mrcrl",
+        "MR-CRL paper, Sec. 5: 3 x 512 GELU MLPs, batch 1024, lr 1e-4, H = 15, p = 250, tau_s = 1, tau_t "
+        "0.04 -> 0.07, alpha = 0.15, 1M updates, 20 episodes. Chosen by crl where the paper is silent: "
+        "d = 512, head 512 -> 256 classes, DINO centering (0.9), latent rollout, OGBench's discount and "
+        "actor goals.",
+    ),
+    "crl-paper-online": Preset(
+        crl_paper_online,
+        "crl",
+        "CRL paper, Table 2 and App. E: batch 256, lr 3e-4, discount 0.99, 2 x 256 ReLU networks, "
+        "representation 64, SAC actor with target entropy 0, random goals for the actor. (crl trains "
+        "offline only: the online collection settings of Table 2 do not apply.)",
+    ),
+    "crl-paper-offline": Preset(
+        crl_paper_offline,
+        "crl",
+        "CRL paper, Table 3 on top of Table 2: batch 1024, representation 16, 2 x 1024 networks, future "
+        "goals for the actor. Chosen by crl where the paper is silent: a BC term of weight 0.05.",
+    ),
 }
-PRESET_AGENT = {"mrcrl-paper": "mrcrl"}  # the agent a preset implies when --agent is not given
 
 
 def preset_config(name: str, dataset: str, agent: str | None = None) -> TrainConfig:
     if name not in PRESETS:
         raise CrlError(f"unknown preset '{name}': choose one of {', '.join(PRESETS)}")
-    return PRESETS[name](dataset, agent or PRESET_AGENT.get(name, "crl"))
+    preset = PRESETS[name]
+    return preset.build(dataset, agent or preset.default_agent)
 
 
 def replace_agent(config: TrainConfig, **changes) -> TrainConfig:

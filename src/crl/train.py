@@ -37,6 +37,9 @@ def run_chunk(state, data: DeviceData, val_data: DeviceData, config: AgentConfig
     return state, metrics
 
 
+PROGRESS_KEYS = ("critic/loss", "val/categorical_accuracy", "actor/loss")
+
+
 def default_run_dir(config: TrainConfig) -> Path:
     return Path("runs") / config.dataset / f"{agent_name(config.agent)}-{config.preset}-s{config.seed}"
 
@@ -137,9 +140,10 @@ def train(config: TrainConfig) -> EvalResult | None:
     run_dir = prepare_run_dir(config)
     data = store.load(config.dataset, data_dir(config.data_dir), config.progress)
     write_config(run_dir, config)
-    train_data, val_data = to_device(data.train), to_device(data.val)
-    obs_dim = int(np.prod(data.obs_shape))
     agent_config = config.agent.for_run(config.steps)
+    with_next = agent_config.needs_next_observations
+    train_data, val_data = to_device(data.train, with_next), to_device(data.val, with_next)
+    obs_dim = int(np.prod(data.obs_shape))
 
     state = agent_module(agent_config).init(
         jax.random.PRNGKey(config.seed), agent_config, obs_dim, data.action_dim
@@ -166,7 +170,7 @@ def train(config: TrainConfig) -> EvalResult | None:
                 log.metrics(end, metrics)
                 bar.update(end - step)
                 bar.set_postfix(
-                    loss=f"{metrics['critic/loss']:.3f}", acc=f"{metrics['val/categorical_accuracy']:.2f}"
+                    {k.split("/")[-1]: f"{metrics[k]:.3f}" for k in PROGRESS_KEYS if k in metrics}
                 )
                 step = end
                 if end % config.checkpoint_every == 0 or end == config.steps:

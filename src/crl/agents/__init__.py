@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from crl.agents import crl, mrcrl
+from crl.agents import crl, gcbc, mrcrl
 from crl.config import agent_name
 
-AGENTS: dict[str, ModuleType] = {"crl": crl, "mrcrl": mrcrl}
+AGENTS: dict[str, ModuleType] = {"crl": crl, "mrcrl": mrcrl, "gcbc": gcbc}
 
 
 def agent_module(config) -> ModuleType:

@@ -1,4 +1,8 @@
-"""Contrastive RL (NCE critic, DDPG+BC actor) as pure functions: init, update, act.
+"""Contrastive RL as pure functions: init, update, act.
+
+Critics (`config.critic`): NCE-binary and CPC over the B x B matrix of every state-action against
+every goal; C-learning and NCE + C-learning on matched rows, with a bootstrapped term through the
+policy's next action. Actors (`config.actor_loss`): DDPG+BC, AWR (with a contrastive V), SAC.
 
 Each update samples its own minibatch from the on-device dataset, so `update` can run under
 `lax.scan` (many updates per compiled call) and `vmap` (many seeds) without host round trips.
@@ -7,7 +11,6 @@ The critic and actor pieces take prepared inputs, so that MR-CRL reuses them wit
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
 import flax.struct
@@ -15,25 +18,40 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from crl.agents.losses import contrastive_metrics, critic_logits, ddpg_bc_loss, nce_binary_loss
+from crl.agents.losses import (
+    c_learning_loss,
+    contrastive_metrics,
+    cpc_loss,
+    critic_logits,
+    ddpg_bc_loss,
+    nce_binary_loss,
+    paired_logits,
+)
 from crl.config import CRLConfig
 from crl.data.sampling import Batch, DeviceData, sample_batch
-from crl.networks import Actor, ContrastiveEncoders, ensemble
+from crl.networks import Actor, ContrastiveEncoders, ensemble, gaussian_log_prob
+
+AWR_MAX_WEIGHT = 100.0
 
 
 class TrainState(flax.struct.PyTreeNode):
-    params: dict  # {'critic': ..., 'actor': ...}
+    params: dict  # {'critic', 'actor'} and, by actor loss, 'value' (awr) or 'log_alpha' (sac)
     opt_state: optax.OptState
     rng: jax.Array
     step: jax.Array
 
 
-def critic_net(config: CRLConfig):
-    return ensemble(ContrastiveEncoders, config.ensemble)(config.hidden, config.latent_dim, config.layer_norm)
+def critic_net(config: CRLConfig, size: int | None = None):
+    return ensemble(ContrastiveEncoders, size or config.ensemble)(
+        config.hidden, config.latent_dim, config.layer_norm, config.repr_norm, config.learned_temperature,
+        config.activation,
+    )  # fmt: skip
 
 
 def actor_net(config: CRLConfig, action_dim: int) -> Actor:
-    return Actor(config.hidden, action_dim)
+    return Actor(
+        config.hidden, action_dim, learned_std=config.actor_loss == "sac", activation=config.activation
+    )
 
 
 def optimizer(config: CRLConfig) -> optax.GradientTransformation:
@@ -41,65 +59,191 @@ def optimizer(config: CRLConfig) -> optax.GradientTransformation:
 
 
 def init(key: jax.Array, config: CRLConfig, obs_dim: int, action_dim: int) -> TrainState:
-    k_critic, k_actor, k_state = jax.random.split(key, 3)
+    k_critic, k_actor, k_value, k_state = jax.random.split(key, 4)
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))
     params = {
         "critic": critic_net(config).init(k_critic, jnp.concatenate([obs, act], -1), obs)["params"],
         "actor": actor_net(config, action_dim).init(k_actor, obs, obs)["params"],
     }
+    if config.actor_loss == "awr":
+        params["value"] = critic_net(config, 1).init(k_value, obs, obs)["params"]
+    if config.actor_loss == "sac":
+        params["log_alpha"] = jnp.zeros(())
     return TrainState(params, optimizer(config).init(params), k_state, jnp.zeros((), jnp.int32))
+
+
+# --- Critic ---------------------------------------------------------------------------------------
+
+
+def _encode(
+    config: CRLConfig, critic_params, state_action: jax.Array, goals: jax.Array, size: int | None = None
+):
+    return critic_net(config, size).apply({"params": critic_params}, state_action, goals)
+
+
+def pairwise(config: CRLConfig, critic_params, state_action, goals, size: int | None = None) -> jax.Array:
+    """(E, B, B) logits of every state-action input against every goal input."""
+    phi, psi, log_scale = _encode(config, critic_params, state_action, goals, size)
+    return jnp.exp(log_scale)[:, None, None] * critic_logits(phi, psi, config.energy)
 
 
 def q_values(config: CRLConfig, critic_params, state_action: jax.Array, goals: jax.Array) -> jax.Array:
     """f for matching rows, one per ensemble member: (E, B)."""
-    phi, psi = critic_net(config).apply({"params": critic_params}, state_action, goals)
-    return jnp.sum(phi * psi, -1) / math.sqrt(config.latent_dim)
+    phi, psi, log_scale = _encode(config, critic_params, state_action, goals)
+    return jnp.exp(log_scale)[:, None] * paired_logits(phi, psi, config.energy)
 
 
-def contrastive_loss(config: CRLConfig, critic_params, state_action: jax.Array, goals: jax.Array):
-    """NCE-binary over the B x B matrix of every state-action input against every goal input."""
-    phi, psi = critic_net(config).apply({"params": critic_params}, state_action, goals)
-    logits = critic_logits(phi, psi)  # (E, B, B)
-    loss = nce_binary_loss(logits)
+def contrastive_loss(config: CRLConfig, critic_params, state_action, goals, size: int | None = None):
+    """NCE-binary or CPC over the B x B matrix of every state-action input against every goal input."""
+    logits = pairwise(config, critic_params, state_action, goals, size)
+    cpc = config.critic == "cpc"
+    loss = cpc_loss(logits, config.cpc_logsumexp_coef) if cpc else nce_binary_loss(logits)
     return loss, {"loss": loss, **contrastive_metrics(logits)}
+
+
+def next_or_future(key: jax.Array, batch: Batch, discount: float) -> jax.Array:
+    """Appendix D's positives: the next state with probability (1 - gamma) / (2 - gamma), else the
+    geometric-future goal."""
+    take_next = jax.random.bernoulli(key, (1 - discount) / (2 - discount), (batch.observations.shape[0],))
+    return jnp.where(take_next[:, None], batch.next_observations, batch.critic_goals)
+
+
+def c_learning_critic_loss(config: CRLConfig, critic_params, actor_params, batch: Batch, key: jax.Array):
+    """C-learning / NCE + C-learning on matched rows: no outer-product negatives (Appendix D)."""
+    mixed = config.critic == "nce+c-learning"
+    positives = next_or_future(key, batch, config.discount) if mixed else batch.next_observations
+    state_action = jnp.concatenate([batch.observations, batch.actions], -1)
+    pos = q_values(config, critic_params, state_action, positives)
+    rand = q_values(config, critic_params, state_action, batch.random_goals)
+    # The bootstrap weight: exp f(s', a', g) with a' from the policy at (s', g), clipped, no gradient.
+    next_mean, _ = actor_net(config, batch.actions.shape[-1]).apply(
+        {"params": actor_params}, batch.next_observations, batch.random_goals
+    )
+    next_sa = jnp.concatenate([batch.next_observations, jnp.clip(next_mean, -1, 1)], -1)
+    weight = jnp.clip(
+        jnp.exp(q_values(config, critic_params, next_sa, batch.random_goals)), 0.0, config.c_learning_clip
+    )
+    loss = c_learning_loss(pos, rand, jax.lax.stop_gradient(weight), config.discount, mixed)
+    # Diagnostics on the B x B matrix against each row's positive, comparable with the NCE critic's.
+    info = contrastive_metrics(pairwise(config, critic_params, state_action, positives))
+    return loss, {"loss": loss, "bootstrap_weight": jnp.mean(weight), **info}
+
+
+def critic_loss(config: CRLConfig, params: dict, batch: Batch, key: jax.Array) -> tuple[jax.Array, dict]:
+    if config.needs_next_observations:
+        return c_learning_critic_loss(
+            config, params["critic"], jax.lax.stop_gradient(params["actor"]), batch, key
+        )
+    state_action = jnp.concatenate([batch.observations, batch.actions], -1)
+    return contrastive_loss(config, params["critic"], state_action, batch.critic_goals)
+
+
+# --- Actor ----------------------------------------------------------------------------------------
 
 
 def ddpg_bc(config: CRLConfig, actor_params, actor_obs, goals, q_fn, batch_actions) -> tuple[jax.Array, dict]:
     """The actor's DDPG+BC loss; `q_fn(actions) -> (E, B)` evaluates the frozen critic."""
-    mean = actor_net(config, batch_actions.shape[-1]).apply({"params": actor_params}, actor_obs, goals)
+    mean, _ = actor_net(config, batch_actions.shape[-1]).apply({"params": actor_params}, actor_obs, goals)
     q = jnp.min(q_fn(jnp.clip(mean, -1, 1)), 0)
     return ddpg_bc_loss(q, mean, batch_actions, config.alpha, config.actor)
 
 
-def critic_loss(config: CRLConfig, critic_params, batch: Batch) -> tuple[jax.Array, dict]:
+def awr(config: CRLConfig, params: dict, batch: Batch) -> tuple[jax.Array, dict]:
+    """Advantage-weighted BC: weights min(exp(alpha (Q - V)), 100) on the data action's log-likelihood."""
+    critic, value = jax.lax.stop_gradient(params["critic"]), jax.lax.stop_gradient(params["value"])
     state_action = jnp.concatenate([batch.observations, batch.actions], -1)
-    return contrastive_loss(config, critic_params, state_action, batch.critic_goals)
+    q = jnp.min(q_values(config, critic, state_action, batch.actor_goals), 0)
+    v = _v(config, value, batch)
+    adv = q - v
+    weight = jnp.minimum(jnp.exp(config.alpha * adv), AWR_MAX_WEIGHT)
+    mean, log_std = actor_net(config, batch.actions.shape[-1]).apply(
+        {"params": params["actor"]}, batch.observations, batch.actor_goals
+    )
+    if config.actor == "gaussian":
+        log_lik = gaussian_log_prob(batch.actions, mean, log_std)
+    else:
+        log_lik = -jnp.sum((mean - batch.actions) ** 2, -1)
+    loss = -jnp.mean(weight * log_lik)
+    return loss, {
+        "loss": loss,
+        "adv": jnp.mean(adv),
+        "weight": jnp.mean(weight),
+        "bc_log_prob": jnp.mean(log_lik),
+    }
 
 
-def actor_loss(config: CRLConfig, actor_params, critic_params, batch: Batch) -> tuple[jax.Array, dict]:
+def _v(config: CRLConfig, value_params, batch: Batch) -> jax.Array:
+    phi, psi, log_scale = _encode(config, value_params, batch.observations, batch.actor_goals, size=1)
+    return (jnp.exp(log_scale)[:, None] * paired_logits(phi, psi, config.energy))[0]
+
+
+def sac(config: CRLConfig, params: dict, batch: Batch, key: jax.Array) -> tuple[jax.Array, dict]:
+    """alpha_ent log pi(a~) - Q(s, a~, g) with a~ ~ pi reparameterised, plus alpha * BC; and the
+    temperature's loss alpha_ent * stop_grad(-log pi - target_entropy)."""
+    mean, log_std = actor_net(config, batch.actions.shape[-1]).apply(
+        {"params": params["actor"]}, batch.observations, batch.actor_goals
+    )
+    sample = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    log_prob = gaussian_log_prob(sample, mean, log_std)
+    critic = jax.lax.stop_gradient(params["critic"])
+    state_action = jnp.concatenate([batch.observations, jnp.clip(sample, -1, 1)], -1)
+    q = jnp.min(q_values(config, critic, state_action, batch.actor_goals), 0)
+    alpha_ent = jnp.exp(params["log_alpha"])
+    bc = -jnp.mean(gaussian_log_prob(batch.actions, mean, log_std))
+    actor = jnp.mean(jax.lax.stop_gradient(alpha_ent) * log_prob - q) + config.alpha * bc
+    temperature = jnp.mean(alpha_ent * jax.lax.stop_gradient(-log_prob - config.target_entropy))
+    loss = actor + temperature
+    info = {"loss": actor, "q_mean": jnp.mean(q), "entropy": -jnp.mean(log_prob), "alpha_ent": alpha_ent}
+    return loss, {**info, "bc_loss": bc, "temperature_loss": temperature}
+
+
+def actor_loss(config: CRLConfig, params: dict, batch: Batch, key: jax.Array) -> tuple[jax.Array, dict]:
+    """The configured actor objective; the critic (and V) enter through stop_gradient."""
+    if config.actor_loss == "awr":
+        return awr(config, params, batch)
+    if config.actor_loss == "sac":
+        return sac(config, params, batch, key)
+    critic = jax.lax.stop_gradient(params["critic"])
+
     def q_fn(actions):
-        state_action = jnp.concatenate([batch.observations, actions], -1)
-        return q_values(config, critic_params, state_action, batch.actor_goals)
+        return q_values(config, critic, jnp.concatenate([batch.observations, actions], -1), batch.actor_goals)
 
-    return ddpg_bc(config, actor_params, batch.observations, batch.actor_goals, q_fn, batch.actions)
+    return ddpg_bc(config, params["actor"], batch.observations, batch.actor_goals, q_fn, batch.actions)
 
 
-def total_loss(params: dict, config: CRLConfig, batch: Batch) -> tuple[jax.Array, dict]:
-    """Critic loss + actor loss; the actor term sees the critic through stop_gradient."""
-    c_loss, c_info = critic_loss(config, params["critic"], batch)
-    a_loss, a_info = actor_loss(config, params["actor"], jax.lax.stop_gradient(params["critic"]), batch)
-    return c_loss + a_loss, {**prefixed("critic", c_info), **prefixed("actor", a_info)}
+# --- Update ---------------------------------------------------------------------------------------
+
+
+def total_loss(params: dict, config: CRLConfig, batch: Batch, key: jax.Array) -> tuple[jax.Array, dict]:
+    """Critic (+ V for AWR) + actor losses; each sees the other networks through stop_gradient."""
+    k_critic, k_actor = jax.random.split(key)
+    c_loss, c_info = critic_loss(config, params, batch, k_critic)
+    a_loss, a_info = actor_loss(config, params, batch, k_actor)
+    info = {**prefixed("critic", c_info), **prefixed("actor", a_info)}
+    loss = c_loss + a_loss
+    if (
+        config.actor_loss == "awr"
+    ):  # V(s, g) = phi(s) . psi(g), the same contrastive objective without actions
+        v_loss, v_info = contrastive_loss(
+            config, params["value"], batch.observations, batch.critic_goals, size=1
+        )
+        loss, info = loss + v_loss, {**info, **prefixed("value", v_info)}
+    return loss, info
 
 
 def prefixed(prefix: str, info: dict) -> dict:
     return {f"{prefix}/{k}": v for k, v in info.items()}
 
 
+def _sample(key: jax.Array, data: DeviceData, config: CRLConfig) -> Batch:
+    return sample_batch(key, data, config.batch_size, config.discount, config.actor_goal_probs)
+
+
 def update(state: TrainState, data: DeviceData, config: CRLConfig) -> tuple[TrainState, dict]:
     """One gradient step on a freshly sampled minibatch; returns the new state and scalar metrics."""
-    rng, key = jax.random.split(state.rng)
-    batch = sample_batch(key, data, config.batch_size, config.discount, config.actor_goal_probs)
-    grads, info = jax.grad(total_loss, has_aux=True)(state.params, config, batch)
+    rng, k_batch, k_loss = jax.random.split(state.rng, 3)
+    batch = _sample(k_batch, data, config)
+    grads, info = jax.grad(total_loss, has_aux=True)(state.params, config, batch, k_loss)
     updates, opt_state = optimizer(config).update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return TrainState(params, opt_state, rng, state.step + 1), info
@@ -109,8 +253,8 @@ def validation_metrics(state, data: DeviceData, config: CRLConfig, key: jax.Arra
     """Critic loss and accuracies on held-out data (no update), averaged over a few training-size batches."""
 
     def one(k):
-        batch = sample_batch(k, data, config.batch_size, config.discount, config.actor_goal_probs)
-        return critic_loss(config, state.params["critic"], batch)[1]
+        k_batch, k_loss = jax.random.split(k)
+        return critic_loss(config, state.params, _sample(k_batch, data, config), k_loss)[1]
 
     info = jax.tree.map(jnp.mean, jax.vmap(one)(jax.random.split(key, batches)))
     return prefixed("val", info)
@@ -119,4 +263,5 @@ def validation_metrics(state, data: DeviceData, config: CRLConfig, key: jax.Arra
 @partial(jax.jit, static_argnums=(0, 1))
 def act(config: CRLConfig, action_dim: int, state: TrainState, obs: jax.Array, goals: jax.Array) -> jax.Array:
     """Deterministic evaluation actions: the actor's mean, clipped to the action box."""
-    return jnp.clip(actor_net(config, action_dim).apply({"params": state.params["actor"]}, obs, goals), -1, 1)
+    mean, _ = actor_net(config, action_dim).apply({"params": state.params["actor"]}, obs, goals)
+    return jnp.clip(mean, -1, 1)

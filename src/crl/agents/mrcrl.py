@@ -277,5 +277,5 @@ def act(
     config: MRCRLConfig, action_dim: int, state: MRCRLState, obs: jax.Array, goals: jax.Array
 ) -> jax.Array:
     obs_in = actor_input(config, state.target, obs)
-    mean = crl.actor_net(config, action_dim).apply({"params": state.params["actor"]}, obs_in, goals)
+    mean, _ = crl.actor_net(config, action_dim).apply({"params": state.params["actor"]}, obs_in, goals)
     return jnp.clip(mean, -1, 1)

@@ -18,13 +18,16 @@ class DeviceData(NamedTuple):
     observations: jax.Array  # (N, *obs_shape)
     actions: jax.Array  # (N, action_dim)
     traj_end: jax.Array  # (N,) int32
+    next_observations: jax.Array | None = None  # (N, *obs_shape), only for critics that bootstrap
 
 
 class Batch(NamedTuple):
     observations: jax.Array
     actions: jax.Array
-    critic_goals: jax.Array
-    actor_goals: jax.Array
+    critic_goals: jax.Array  # geometric-future states
+    actor_goals: jax.Array  # the actor-goal mixture
+    next_observations: jax.Array | None = None  # s_{t+1}, when the data carries it
+    random_goals: jax.Array | None = None  # uniformly random dataset states, with next_observations
 
 
 def trajectory_ends(terminals: np.ndarray) -> np.ndarray:
@@ -33,11 +36,13 @@ def trajectory_ends(terminals: np.ndarray) -> np.ndarray:
     return ends[np.searchsorted(ends, np.arange(len(terminals)))].astype(np.int32)
 
 
-def to_device(regular: dict[str, np.ndarray]) -> DeviceData:
+def to_device(regular: dict[str, np.ndarray], next_observations: bool = False) -> DeviceData:
+    """The regular-layout dataset as device arrays; next observations only when asked (they double memory)."""
     return DeviceData(
         observations=jnp.asarray(regular["observations"]),
         actions=jnp.asarray(regular["actions"]),
         traj_end=jnp.asarray(trajectory_ends(regular["terminals"])),
+        next_observations=jnp.asarray(regular["next_observations"]) if next_observations else None,
     )
 
 
@@ -94,7 +99,7 @@ def batch_at(
     actor_goal_probs: tuple[float, float, float],
 ) -> Batch:
     """The minibatch of the states at `idx`, with their critic and actor goals."""
-    k_critic, k_actor = jax.random.split(key)
+    k_critic, k_actor, k_random = jax.random.split(key, 3)
     critic_idx = geometric_future(k_critic, idx, data.traj_end, discount)
     actor_idx = mixed_goals(k_actor, idx, data.traj_end, *actor_goal_probs)
     return Batch(
@@ -102,7 +107,15 @@ def batch_at(
         actions=data.actions[idx],
         critic_goals=data.observations[critic_idx],
         actor_goals=data.observations[actor_idx],
+        **_bootstrap_fields(k_random, data, idx),
     )
+
+
+def _bootstrap_fields(key: jax.Array, data: DeviceData, idx: jax.Array) -> dict:
+    if data.next_observations is None:
+        return {}
+    random_idx = jax.random.randint(key, idx.shape, 0, data.traj_end.shape[0])
+    return {"next_observations": data.next_observations[idx], "random_goals": data.observations[random_idx]}
 
 
 def segments(data: DeviceData, idx: jax.Array, horizon: int) -> Segment:

@@ -1,0 +1,206 @@
+"""The rest of the CRL family: CPC, C-learning critics, energies, AWR and SAC actors, GCBC, presets."""
+
+import dataclasses
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from crl.agents import crl as agent
+from crl.agents.losses import c_learning_loss, cpc_loss, critic_logits, paired_logits
+from crl.config import CRLConfig, GCBCConfig
+from crl.data.sampling import Batch
+from crl.logs import read_jsonl
+from crl.networks import gaussian_log_prob
+from crl.presets import PRESETS, preset_config
+from crl.train import train
+from tests.conftest import tiny_config
+
+FULL = os.environ.get("CRL_TEST_SCALE") == "full"
+
+
+def _log_sigmoid(x):
+    return -math.log1p(math.exp(-x))
+
+
+def test_cpc_loss_matches_hand_computation():
+    logits = np.array([[2.0, 0.5, -1.0], [0.0, 1.0, 3.0], [-2.0, 0.3, 0.7]])
+    rows = []
+    for i in range(3):
+        lse = math.log(sum(math.exp(v) for v in logits[i]))
+        rows.append((lse - logits[i, i]) + 0.01 * lse**2)
+    assert np.isclose(float(cpc_loss(jnp.asarray(logits), 0.01)), np.mean(rows), rtol=1e-6)
+
+
+def test_l2_energy_is_negative_distance():
+    phi = jnp.array([[0.0, 0.0], [3.0, 4.0]])
+    psi = jnp.array([[3.0, 4.0], [0.0, 1.0]])
+    np.testing.assert_allclose(critic_logits(phi, psi, "l2"), [[-5.0, -1.0], [0.0, -np.sqrt(18)]], atol=1e-5)
+    np.testing.assert_allclose(paired_logits(phi, psi, "l2"), [-5.0, -np.sqrt(18)], atol=1e-5)
+    np.testing.assert_allclose(paired_logits(phi, psi, "dot"), [0.0, 4.0 / np.sqrt(2)], atol=1e-6)
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_c_learning_losses_match_hand_computation(mixed):
+    pos, rand, w, gamma = np.array([1.5, -0.5]), np.array([0.2, -1.0]), np.array([3.0, 0.5]), 0.9
+    total = []
+    for p, r, wi in zip(pos, rand, w, strict=True):
+        if mixed:
+            total.append(-(2 - gamma) * _log_sigmoid(p) - gamma * wi * _log_sigmoid(r) - 2 * _log_sigmoid(-r))
+        else:
+            total.append(-(1 - gamma) * _log_sigmoid(p) - gamma * wi * _log_sigmoid(r) - _log_sigmoid(-r))
+    got = c_learning_loss(jnp.asarray(pos), jnp.asarray(rand), jnp.asarray(w), gamma, mixed)
+    assert np.isclose(float(got), np.mean(total), rtol=1e-6)
+
+
+def _batch(key, n=64, dim=2, with_next=True):
+    ks = jax.random.split(key, 6)
+    base = [jax.random.normal(ks[0], (n, dim)), jax.random.uniform(ks[1], (n, dim), minval=-1, maxval=1)]
+    base += [jax.random.normal(ks[2], (n, dim)), jax.random.normal(ks[3], (n, dim))]
+    if with_next:
+        base += [jax.random.normal(ks[4], (n, dim)), jax.random.normal(ks[5], (n, dim))]
+    return Batch(*base)
+
+
+def test_next_or_future_proportions_match_the_formula():
+    n, gamma = 200_000, 0.9
+    batch = Batch(
+        jnp.zeros((n, 1)),
+        jnp.zeros((n, 1)),
+        jnp.zeros((n, 1)),
+        jnp.zeros((n, 1)),
+        jnp.ones((n, 1)),
+        jnp.zeros((n, 1)),
+    )
+    share_next = float(agent.next_or_future(jax.random.PRNGKey(0), batch, gamma).mean())
+    expected = (1 - gamma) / (2 - gamma)
+    assert abs(share_next - expected) < 4 * math.sqrt(expected * (1 - expected) / n)
+
+
+def test_c_learning_bootstrap_weight_is_clipped_and_carries_no_gradient():
+    config = CRLConfig(batch_size=64, hidden=(8,), latent_dim=4, critic="nce+c-learning", c_learning_clip=0.5)
+    state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
+    batch = _batch(jax.random.PRNGKey(1))
+    _, info = agent.critic_loss(config, state.params, batch, jax.random.PRNGKey(2))
+    mean, _ = agent.actor_net(config, 2).apply(
+        {"params": state.params["actor"]}, batch.next_observations, batch.random_goals
+    )
+    next_sa = jnp.concatenate([batch.next_observations, jnp.clip(mean, -1, 1)], -1)
+    raw = np.exp(np.asarray(agent.q_values(config, state.params["critic"], next_sa, batch.random_goals)))
+    assert (raw > 0.5).any() and (raw < 0.5).any()  # the clip binds for some rows only
+    assert float(info["bootstrap_weight"]) == pytest.approx(np.minimum(raw, 0.5).mean(), rel=1e-5)
+    grads = jax.grad(lambda p: agent.critic_loss(config, p, batch, jax.random.PRNGKey(2))[0])(state.params)
+    assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(grads["actor"]))
+    assert any(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(grads["critic"]))
+
+
+def test_awr_loss_matches_hand_computation():
+    config = CRLConfig(batch_size=8, hidden=(8,), latent_dim=4, actor_loss="awr", alpha=2.0)
+    state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
+    batch = _batch(jax.random.PRNGKey(3), n=8, with_next=False)
+    loss, info = agent.actor_loss(config, state.params, batch, jax.random.PRNGKey(0))
+    sa = jnp.concatenate([batch.observations, batch.actions], -1)
+    q = np.asarray(agent.q_values(config, state.params["critic"], sa, batch.actor_goals)).min(0)
+    v = np.asarray(agent._v(config, state.params["value"], batch))
+    mean, log_std = agent.actor_net(config, 2).apply(
+        {"params": state.params["actor"]}, batch.observations, batch.actor_goals
+    )
+    log_lik = np.asarray(gaussian_log_prob(batch.actions, mean, log_std))
+    weight = np.minimum(np.exp(2.0 * (q - v)), 100.0)
+    np.testing.assert_allclose(float(loss), -(weight * log_lik).mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(info["adv"]), (q - v).mean(), rtol=1e-4, atol=1e-6)
+
+
+def test_sac_temperature_moves_toward_the_target_entropy():
+    config = CRLConfig(batch_size=32, hidden=(8,), latent_dim=4, actor_loss="sac", target_entropy=-10.0)
+    state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
+    batch = _batch(jax.random.PRNGKey(4), n=32, with_next=False)
+    grads = jax.grad(lambda p: agent.actor_loss(config, p, batch, jax.random.PRNGKey(5))[0])(state.params)
+    # Entropy (about 2.8 nats for a unit Gaussian in 2-D) is above the target: the temperature must fall,
+    # so the gradient on log_alpha is positive; the temperature loss leaves the critic alone.
+    assert float(grads["log_alpha"]) > 0
+    assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(grads["critic"]))
+
+
+def test_gaussian_log_prob():
+    x, mean, log_std = jnp.array([[1.0, -1.0]]), jnp.array([[0.0, 0.0]]), jnp.array([[0.0, math.log(2.0)]])
+    expected = (
+        -0.5 * 1.0 - 0.5 * math.log(2 * math.pi) + (-0.5 * 0.25 - math.log(2.0) - 0.5 * math.log(2 * math.pi))
+    )
+    assert float(gaussian_log_prob(x, mean, log_std)[0]) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("repr_norm", ["l2", "tanh"])
+def test_representation_normalisations_bound_the_logits(repr_norm):
+    config = CRLConfig(batch_size=8, hidden=(8,), latent_dim=4, repr_norm=repr_norm, learned_temperature=True)
+    state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
+    batch = _batch(jax.random.PRNGKey(6), n=8, with_next=False)
+    sa = jnp.concatenate([batch.observations * 100, batch.actions], -1)
+    logits = agent.pairwise(config, state.params["critic"], sa, batch.critic_goals * 100)
+    bound = 1.0 / 2 if repr_norm == "l2" else 4 / 2  # |phi . psi| / sqrt(4), with log_scale 0 at init
+    assert float(jnp.abs(logits).max()) <= bound + 1e-5
+    assert "log_scale" in state.params["critic"]
+
+
+def test_every_preset_builds_a_valid_config():
+    for name in PRESETS:
+        config = preset_config(name, "antmaze-large-stitch-v0")
+        config.validate()
+        assert config.preset == name
+    offline = preset_config("crl-paper-offline", "antmaze-large-navigate-v0").agent
+    assert (offline.batch_size, offline.latent_dim, offline.hidden) == (1024, 16, (1024, 1024))
+    assert offline.actor_p_trajgoal == 1.0  # Table 3: future goals for the actor
+    online = preset_config("crl-paper-online", "antmaze-large-navigate-v0").agent
+    assert (online.actor_p_randomgoal, online.actor_loss, online.target_entropy) == (1.0, "sac", 0.0)
+
+
+COMBOS = [
+    ("nce", "ddpgbc"),
+    ("cpc", "ddpgbc"),
+    ("nce+c-learning", "ddpgbc"),
+    ("c-learning", "ddpgbc"),
+    ("nce", "awr"),
+    ("nce", "sac"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("critic, actor_loss", COMBOS)
+def test_critic_and_actor_combinations_learn(critic, actor_loss, tiny_data_dir, tmp_path):
+    batch = 64
+    config = tiny_config(
+        tiny_data_dir,
+        tmp_path / "run",
+        agent=CRLConfig(
+            batch_size=batch, hidden=(64, 64), latent_dim=32, alpha=0.03, discount=0.9, critic=critic,
+            actor_loss=actor_loss,
+        ),
+        steps=3000 if FULL else 1000,
+        log_every=250,
+        checkpoint_every=3000,
+        eval_episodes=1,
+    )  # fmt: skip
+    train(config)
+    metrics = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    last = np.mean([m["val/categorical_accuracy"] for m in metrics[-2:]])
+    assert last > 3 / batch, (critic, actor_loss, last)
+    for key in ("critic/loss", "actor/loss"):
+        assert np.isfinite(metrics[-1][key])
+
+
+def test_gcbc_trains_and_evaluates(tiny_data_dir, tmp_path):
+    config = tiny_config(
+        tiny_data_dir,
+        tmp_path / "gcbc",
+        agent=GCBCConfig(batch_size=64, hidden=(32, 32)),
+        steps=200,
+        eval_episodes=1,
+    )
+    config = dataclasses.replace(config, log_every=100, checkpoint_every=200)
+    result = train(config)
+    metrics = read_jsonl(tmp_path / "gcbc" / "metrics.jsonl")
+    assert metrics[-1]["actor/mse"] < metrics[0]["actor/mse"]
+    assert result is not None and len(result.task_success) == 5
