@@ -43,7 +43,10 @@ def test_missing_dataset_that_cannot_be_generated(capsys, tmp_path):
     ]
     code, _, err = _run(args, capsys)
     assert code == 2
-    assert "antmaze-large-navigate-v0.npz not found; copy the official" in err
+    assert (
+        "antmaze-large-navigate-v0.npz not found; crl cannot make it (its recipe needs trained expert" in err
+    )
+    assert "copy the official" in err and "crl data download antmaze-large-navigate-v0" in err
 
 
 def test_corrupt_dataset_names_the_fix(capsys, tmp_path):
@@ -85,7 +88,7 @@ def test_data_verify_accepts_generated_and_rejects_modified(tiny_data_dir, tmp_p
     assert code == 0 and "ok" in out and "matches" in out
     copy_dir = tmp_path / "copy"
     copy_dir.mkdir()
-    for f in tiny_data_dir.iterdir():
+    for f in (p for p in tiny_data_dir.iterdir() if p.is_file()):
         (copy_dir / f.name).write_bytes(f.read_bytes())
     data = bytearray((copy_dir / path.name).read_bytes())
     data[-30] ^= 0xFF  # flip a byte in the zip's central directory
@@ -109,4 +112,6 @@ def test_data_list_shows_generability(args, tmp_path, capsys):
     line = next(line for line in out.splitlines() if line.startswith("pointmaze-large-stitch-v0"))
     assert line.split()[1:3] == ["no", "yes"]
     line = next(line for line in out.splitlines() if line.startswith("antmaze-large-navigate-v0"))
-    assert "needs expert policies" in line
+    assert "needs trained expert policies" in line and "crl data download antmaze-large-navigate-v0" in line
+    line = next(line for line in out.splitlines() if line.startswith("cube-triple-noisy-v0"))
+    assert line.split()[1:3] == ["no", "yes"]

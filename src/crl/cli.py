@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -109,9 +110,12 @@ def _data(args: Sequence[str]) -> int:
         "list": commands.list_datasets,
         "generate": commands.generate_dataset,
         "verify": commands.verify,
+        "download": commands.download,
     }
     if not args or args[0] not in subcommands:
-        print("usage: crl data {list,generate,verify} [FLAGS]  (`crl data generate --help` for each)")
+        print(
+            "usage: crl data {list,generate,verify,download} [FLAGS]  (`crl data generate --help` for each)"
+        )
         return 0 if args and args[0] in ("-h", "--help") else 2
     tyro.cli(subcommands[args[0]], args=args[1:], prog=f"crl data {args[0]}")
     return 0
@@ -175,8 +179,15 @@ def _presets(args: Sequence[str]) -> int:
 COMMANDS = {"train": _train, "eval": _eval, "data": _data, "plot": _plot, "presets": _presets}
 
 
+def _quiet_third_party_warnings() -> None:
+    """Warnings that say nothing to a crl user: no display for GLFW, gymnasium's float32 bounds."""
+    warnings.filterwarnings("ignore", message=".*DISPLAY environment variable.*")
+    warnings.filterwarnings("ignore", message=".*precision lowered by casting.*")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _quiet_third_party_warnings()
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0

@@ -1,19 +1,18 @@
-"""`crl data list | generate | verify`."""
+"""`crl data list | generate | verify | download`."""
 
 from __future__ import annotations
 
-import json
-import re
+import socket
+import urllib.parse
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import tyro
 
-from crl.data.dataset import check_spaces, read_npz
-from crl.data.generate import can_generate, default_episodes, generate, manifest_path, sha256
-from crl.data.names import OFFICIAL_DATASETS, check_dataset_name, dataset_paths, env_name
+from crl.data.generate import can_generate, default_episodes, generate, manifest_path, why_not_generated
+from crl.data.names import OFFICIAL_DATASETS, check_dataset_name, dataset_paths
 from crl.data.names import data_dir as resolve_data_dir
+from crl.data.verify import verify as verify_file
 from crl.errors import CrlError
 
 
@@ -30,9 +29,8 @@ def list_datasets(data_dir: Path | None = None) -> None:
         train, val = dataset_paths(name, directory)
         present = "no"
         if train.exists() and val.exists():
-            manifest = manifest_path(directory, name)
-            present = "yes (crl-made)" if manifest.exists() else "yes"
-        how = "yes" if can_generate(name) else "no (needs expert policies or the official files)"
+            present = "yes (crl-made)" if manifest_path(directory, name).exists() else "yes"
+        how = "yes" if can_generate(name) else f"no: {why_not_generated(name)}; `crl data download {name}`"
         print(f"{name:40s} {present:18s} {how}")
 
 
@@ -40,81 +38,74 @@ def generate_dataset(
     name: Annotated[str, tyro.conf.Positional],
     episodes: int | None = None,
     seed: int = 0,
+    workers: int = 1,
     data_dir: Path | None = None,
 ) -> None:
-    """Generate an OGBench dataset locally with the environment's oracle (the `-val` file too).
+    """Generate an OGBench dataset locally with the environment's oracles (the `-val` file too).
+
+    A killed generation resumes where it stopped when run again with the same arguments.
 
     Args:
-        name: Dataset name, for example pointmaze-medium-navigate-v0.
+        name: Dataset name, for example pointmaze-medium-navigate-v0 or cube-single-play-v0.
         episodes: Training episodes (default: OGBench's count); validation gets a tenth, at least 1.
-        seed: Generation seed; the same seed gives the same files.
+        seed: Generation seed; the same seed gives the same files, whatever the number of workers.
+        workers: Worker processes generating chunks of episodes side by side.
         data_dir: Dataset directory (default: $CRL_DATA_DIR, else ~/.ogbench/data).
     """
     check_dataset_name(name)
     directory = resolve_data_dir(data_dir)
     if can_generate(name):
         count = default_episodes(name) if episodes is None else episodes
-        print(f"generating {name}: {count} episodes, seed {seed}, into {directory}")
-    train, val = generate(name, directory, episodes=episodes, seed=seed)
+        print(f"generating {name}: {count} episodes, seed {seed}, {workers} worker(s), into {directory}")
+    train, val = generate(name, directory, episodes=episodes, seed=seed, workers=workers)
     print(f"wrote {train}\nwrote {val}")
 
 
-def dataset_of(path: Path) -> str | None:
-    """The OGBench dataset a file name belongs to, if it follows OGBench's naming."""
-    stem = re.sub(r"-val$", "", path.name.removesuffix(".npz"))
-    return stem if stem in OFFICIAL_DATASETS else None
-
-
 def verify(path: Annotated[Path, tyro.conf.Positional]) -> None:
-    """Check a dataset file: readable, complete, finite, trajectory ends, sizes against its environment,
-    and the checksum in a crl manifest beside it.
+    """Check a dataset file against its spec: readable, complete and finite; trajectory ends; observation
+    and action sizes of its environment; episode count and lengths of its recipe; action range; the
+    checksum and oracle success rate in a crl manifest beside it.
 
     Args:
         path: A .npz dataset file (training or -val).
     """
-    arrays = read_npz(path)
-    name = dataset_of(path)
-    if name is not None:
-        from crl.data.store import env_spaces
-
-        env_id = env_name(name)
-        obs_shape, action_dim = env_spaces(env_id)
-        check_spaces(path, arrays, env_id, obs_shape, action_dim)
-    actions = arrays["actions"]
-    if np.issubdtype(actions.dtype, np.floating) and np.abs(actions).max() > 1.0 + 1e-6:
-        raise CrlError(
-            f"{path}: actions leave [-1, 1] (max |a| = {np.abs(actions).max():.3f}); the file is corrupt"
-        )
-    ends = np.flatnonzero(arrays["terminals"])
-    lengths = np.diff(np.concatenate([[-1], ends]))
-    checksum = _check_manifest(path)
-    obs = arrays["observations"]
+    s = verify_file(path)
     print(f"{path}: ok")
-    print(f"  dataset        {name or 'unknown (file name does not follow OGBench naming)'}")
-    print(f"  entries        {len(obs)} ({len(obs) - len(ends)} transitions)")
-    print(f"  trajectories   {len(ends)}, length {lengths.min()}..{lengths.max()}")
-    print(f"  observations   {obs.shape[1:]} {obs.dtype}, range [{obs.min():.3f}, {obs.max():.3f}]")
-    print(
-        f"  actions        {actions.shape[1:]} {actions.dtype}, "
-        f"range [{actions.min():.3f}, {actions.max():.3f}]"
-    )
-    print(
-        f"  extra keys     {', '.join(k for k in ('qpos', 'qvel', 'button_states') if k in arrays) or 'none'}"
-    )
-    print(f"  checksum       {checksum}")
+    print(f"  dataset        {s['dataset'] or 'unknown (the file name does not follow OGBench naming)'}")
+    print(f"  episodes       {s['episodes']}, length {s['lengths'][0]}..{s['lengths'][1]}")
+    for key, (shape, dtype) in s["arrays"].items():
+        print(f"  {key:14s} {shape} {dtype}")
+    print(f"  observations   range [{s['obs_range'][0]:.3f}, {s['obs_range'][1]:.3f}]")
+    print(f"  actions        range [{s['action_range'][0]:.3f}, {s['action_range'][1]:.3f}]")
+    if "oracle_success_rate" in s:
+        print(f"  oracle         completed a task in {s['oracle_success_rate']:.0%} of episodes")
+    print(f"  checksum       {s['checksum']}")
 
 
-def _check_manifest(path: Path) -> str:
-    name = dataset_of(path)
-    manifest = manifest_path(path.parent, name) if name else None
-    if manifest is None or not manifest.exists():
-        return "no crl manifest beside the file (not generated by crl): not checked"
-    recorded = json.loads(manifest.read_text()).get("sha256", {}).get(path.name)
-    if recorded is None:
-        return f"{manifest.name} lists no checksum for this file: not checked"
-    if sha256(path) != recorded:
-        raise CrlError(
-            f"{path} does not match the checksum in {manifest.name}: it changed after generation; "
-            "regenerate it"
-        )
-    return f"matches {manifest.name}"
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    host = urllib.parse.urlparse(url).hostname
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def download(name: Annotated[str, tyro.conf.Positional], data_dir: Path | None = None) -> None:
+    """Fetch the official files of a dataset with ogbench's own downloader (needs a network).
+
+    Args:
+        name: Dataset name.
+        data_dir: Dataset directory (default: $CRL_DATA_DIR, else ~/.ogbench/data).
+    """
+    from ogbench.utils import DATASET_URL, download_datasets
+
+    check_dataset_name(name)
+    directory = resolve_data_dir(data_dir)
+    if not _reachable(DATASET_URL):
+        fix = f"make it here with `crl data generate {name}`" if can_generate(name) else (
+            f"copy {name}.npz and {name}-val.npz from a machine that has a network into {directory}"
+        )  # fmt: skip
+        raise CrlError(f"no network: the official files cannot be fetched from here; {fix}")
+    download_datasets([name], str(directory))
+    print(f"downloaded {name} into {directory}")

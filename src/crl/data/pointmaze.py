@@ -107,8 +107,9 @@ class PointmazeGenerator:
             self._subgoals[key] = self.maze.get_oracle_subgoal(xy, goal_xy)[0]
         return self._subgoals[key]
 
-    def episode(self, split: int, index: int) -> dict[str, np.ndarray]:
-        """One episode of `episode_steps` entries; split 0 is training, 1 is validation."""
+    def episode(self, split: int, index: int) -> tuple[dict[str, np.ndarray], int]:
+        """One episode of `episode_steps` entries and the goals the oracle reached in it (stitch: 0 or 1);
+        split 0 is training, 1 is validation."""
         np.random.seed([self.seed, split, index])
         rng = np.random  # OGBench's environments draw from the global generator too
         init_ij = self.all_cells[rng.randint(len(self.all_cells))]
@@ -128,6 +129,7 @@ class PointmazeGenerator:
             "qpos": np.empty((steps, self.maze.model.nq), np.float32),
             "qvel": np.empty((steps, self.maze.model.nv), np.float32),
         }
+        reached = 0
         for t in range(steps):
             xy = self.maze.get_xy()
             direction = self._subgoal(xy, self.maze.cur_goal_xy) - xy
@@ -137,7 +139,10 @@ class PointmazeGenerator:
             out["observations"][t], out["actions"][t] = ob, action
             out["qpos"][t], out["qvel"][t] = info["prev_qpos"], info["prev_qvel"]
             if info["success"] and self.recipe.kind == "navigate":
+                reached += 1
                 self.maze.set_goal(goal_ij=self.goal_cells[rng.randint(len(self.goal_cells))])
+            elif info["success"]:
+                reached = 1
             ob = next_ob
         out["terminals"][-1] = True
-        return out
+        return out, reached

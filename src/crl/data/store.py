@@ -10,7 +10,7 @@ import numpy as np
 import ogbench  # noqa: F401  (registers the environments)
 
 from crl.data.dataset import check_spaces, read_npz, to_layout
-from crl.data.generate import can_generate, generate
+from crl.data.generate import can_generate, generate, why_not_generated
 from crl.data.names import check_dataset_name, dataset_paths, env_name
 from crl.errors import CrlError
 
@@ -28,7 +28,10 @@ class LoadedDataset:
 def fix_hint(dataset: str, directory: Path) -> str:
     if can_generate(dataset):
         return f"make it with `crl data generate {dataset} --data-dir {directory}`"
-    return f"copy the official {dataset}.npz and {dataset}-val.npz into {directory}"
+    return (
+        f"crl cannot make it ({why_not_generated(dataset)}): copy the official {dataset}.npz and "
+        f"{dataset}-val.npz into {directory}, or run `crl data download {dataset}` where a network exists"
+    )
 
 
 def ensure_files(dataset: str, directory: Path, progress: bool = True) -> tuple[Path, Path]:

@@ -1,0 +1,138 @@
+"""Local generation of OGBench datasets: every family, parallel, resumable, verified."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import ogbench
+import pytest
+
+from crl.data.generate import generate
+from crl.data.verify import verify
+from crl.errors import CrlError
+
+
+def _arrays(path):
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def test_one_and_two_workers_give_identical_files(tmp_path):
+    kw = dict(episodes=4, seed=7, progress=False, chunk_episodes=1)
+    one = generate("pointmaze-large-stitch-v0", tmp_path / "one", workers=1, **kw)
+    two = generate("pointmaze-large-stitch-v0", tmp_path / "two", workers=2, **kw)
+    for a, b in zip(one, two, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+        arrays = _arrays(a)
+        assert arrays["observations"].shape[0] in (4 * 201, 1 * 201)
+
+
+def test_chunking_does_not_change_the_result(tmp_path):
+    a = generate("pointmaze-medium-navigate-v0", tmp_path / "a", episodes=3, progress=False, chunk_episodes=1)
+    b = generate("pointmaze-medium-navigate-v0", tmp_path / "b", episodes=3, progress=False, chunk_episodes=2)
+    assert a[0].read_bytes() == b[0].read_bytes()
+
+
+def test_a_killed_generation_resumes_to_the_same_file(tmp_path):
+    name, episodes = "pointmaze-medium-navigate-v0", 40
+    reference = generate(name, tmp_path / "ref", episodes=episodes, progress=False, chunk_episodes=1)
+    killed = tmp_path / "killed"
+    code = (
+        "from pathlib import Path; from crl.data.generate import generate; "
+        f"generate({name!r}, Path({str(killed)!r}), episodes={episodes}, progress=False, chunk_episodes=1)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    parts = killed / f".{name}.parts"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(parts.glob("*/*.npz"))) < 5:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(parts.glob("*/*.npz")))
+    assert 5 <= done_before < episodes + 4, "the generation finished before it could be killed"
+    assert not (killed / f"{name}.npz").exists()  # nothing under the final name while unfinished
+    resumed = generate(name, killed, episodes=episodes, progress=False, chunk_episodes=1)
+    for a, b in zip(reference, resumed, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+    assert not parts.exists()  # parts are cleaned up once the dataset is whole
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, singletask",
+    [
+        ("pointmaze-medium-stitch-v0", "pointmaze-medium-stitch-singletask-v0"),
+        ("cube-single-play-v0", "cube-single-play-singletask-v0"),
+        ("scene-noisy-v0", "scene-noisy-singletask-v0"),
+        ("puzzle-3x3-play-v0", "puzzle-3x3-play-singletask-v0"),
+    ],
+)
+def test_each_family_loads_through_ogbench_and_verifies(name, singletask, tmp_path):
+    episodes = 10 if name.startswith("pointmaze") else 1
+    train, val = generate(name, tmp_path, episodes=episodes, progress=False)
+    for compact in (False, True):
+        env, tr, va = ogbench.make_env_and_datasets(name, dataset_dir=str(tmp_path), compact_dataset=compact)
+        assert tr["observations"].shape[1:] == env.observation_space.shape
+        assert ("valids" in tr) == compact
+    _, tr, _ = ogbench.make_env_and_datasets(singletask, dataset_dir=str(tmp_path))
+    assert "rewards" in tr and len(tr["rewards"]) == len(tr["observations"])
+    for path in (train, val):
+        summary = verify(path)
+        assert summary["dataset"] == name and summary["checksum"] == "matches the crl manifest"
+    manifest = json.loads((tmp_path / f"{name}.crl.json").read_text())
+    assert manifest["oracle_success_rate"] >= 0.5 and manifest["episodes"] == episodes
+    if name.startswith(("scene", "puzzle")):
+        assert "button_states" in _arrays(train)
+
+
+@pytest.fixture
+def small_copy(tmp_path):
+    directory = tmp_path / "data"
+    generate("pointmaze-medium-stitch-v0", directory, episodes=10, progress=False)
+    return directory / "pointmaze-medium-stitch-v0.npz"
+
+
+def test_verify_rejects_a_truncated_episode(small_copy):
+    arrays = _arrays(small_copy)
+    cut = np.r_[0:300, 310 : len(arrays["terminals"])]  # drop 10 steps from the middle of episode 1
+    np.savez(small_copy, **{k: v[cut] for k, v in arrays.items()})
+    with pytest.raises(CrlError, match="episode 1 has 191 steps but the recipe gives 201"):
+        verify(small_copy)
+
+
+def test_verify_rejects_a_wrong_size(small_copy):
+    arrays = _arrays(small_copy)
+    arrays["observations"] = np.concatenate([arrays["observations"], arrays["observations"][:, :1]], 1)
+    np.savez(small_copy, **arrays)
+    with pytest.raises(
+        CrlError, match=r"observations have shape \(3,\) but pointmaze-medium-v0 gives \(2,\)"
+    ):
+        verify(small_copy)
+
+
+def test_verify_rejects_a_modified_file_by_checksum(small_copy):
+    arrays = _arrays(small_copy)
+    arrays["actions"][5] *= 0.5
+    np.savez_compressed(small_copy, **arrays)
+    with pytest.raises(CrlError, match="does not match the checksum"):
+        verify(small_copy)
+
+
+def test_verify_rejects_a_missing_episode(small_copy):
+    arrays = _arrays(small_copy)
+    np.savez(small_copy, **{k: v[201:] for k, v in arrays.items()})
+    with pytest.raises(CrlError, match="holds 9 episodes but its spec gives 10"):
+        verify(small_copy)
+
+
+def test_experts_and_pixels_are_not_generated(tmp_path):
+    with pytest.raises(
+        CrlError, match="needs trained expert policies.*crl data download antmaze-medium-navigate-v0"
+    ):
+        generate("antmaze-medium-navigate-v0", tmp_path)
+    with pytest.raises(CrlError, match="pixel datasets"):
+        generate("visual-cube-single-play-v0", tmp_path)
