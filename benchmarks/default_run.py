@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import BENCHMARKS, write_section
+
 DATASET = "pointmaze-medium-navigate-v0"
 SECTION = "## Default `crl train` (quick preset) on a fresh data directory"
 
@@ -35,7 +37,7 @@ def jsonl(path: Path) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "BENCHMARKS.md")
+    parser.add_argument("--out", type=Path, default=BENCHMARKS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "CRL_DATA_DIR": f"{tmp}/data"}
@@ -73,20 +75,8 @@ def main() -> None:
     for e in evals:
         cells = " | ".join(f"{e['tasks'][t]:.0%}" for t in tasks)
         lines.append(f"| {e['step']} | {cells} | {e['overall']:.1%} |")
-    write_section(args.out, "\n".join(lines))
+    write_section(args.out, SECTION, "\n".join(lines))
     print("\n".join(lines))
-
-
-def write_section(path: Path, text: str) -> None:
-    """Replace this script's section of BENCHMARKS.md (from its heading to the next '## '), or append it."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = old.find(SECTION)
-    if start < 0:
-        new = old.rstrip() + "\n\n" + text + "\n"
-    else:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + "\n" + (old[end:] if end >= 0 else "")
-    path.write_text(new)
 
 
 if __name__ == "__main__":
