@@ -200,7 +200,7 @@ def test_gcbc_trains_and_evaluates(tiny_data_dir, tmp_path):
         eval_episodes=1,
     )
     config = dataclasses.replace(config, log_every=100, checkpoint_every=200)
-    result = train(config)
+    (result,) = train(config)
     metrics = read_jsonl(tmp_path / "gcbc" / "metrics.jsonl")
     assert metrics[-1]["actor/mse"] < metrics[0]["actor/mse"]
-    assert result is not None and len(result.task_success) == 5
+    assert len(result.task_success) == 5

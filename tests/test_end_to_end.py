@@ -26,7 +26,7 @@ def test_critic_accuracy_rises_well_above_chance_and_the_run_evaluates(tiny_data
         checkpoint_every=1500,
         eval_episodes=2,
     )
-    result = train(config)
+    (result,) = train(config)
     metrics = read_jsonl(tmp_path / "run" / "metrics.jsonl")
     chance = 1 / batch
     first = metrics[0]["val/categorical_accuracy"]
@@ -34,9 +34,9 @@ def test_critic_accuracy_rises_well_above_chance_and_the_run_evaluates(tiny_data
     assert last > 5 * chance, (first, last)
     assert last > first
     assert metrics[-1]["critic/loss"] < metrics[0]["critic/loss"]
-    assert result is not None and len(result.task_success) == 5
+    assert len(result.task_success) == 5
     evals = read_jsonl(tmp_path / "run" / "eval.jsonl")
     assert evals[-1]["step"] == config.steps
     # `crl eval` re-evaluates the latest checkpoint with the same protocol and seed: same numbers.
-    again = evaluate_run(tmp_path / "run", progress=False)
+    (again,) = evaluate_run(tmp_path / "run", progress=False)
     assert again.task_success == result.task_success

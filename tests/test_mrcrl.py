@@ -220,7 +220,7 @@ def test_goal_encoder_variant_feeds_z1_of_the_goal_to_psi():
 def test_each_variant_trains_end_to_end(variant, tiny_data_dir, tmp_path):
     agent = dataclasses.replace(tiny(variant=variant), batch_size=16, teacher_temp_steps=0)
     config = tiny_config(tiny_data_dir, tmp_path / variant, agent=agent, steps=20, eval_episodes=1)
-    result = train(config)
+    results = train(config)
     metrics = read_jsonl(tmp_path / variant / "metrics.jsonl")
     assert [m["step"] for m in metrics] == [10, 20]
     for key in ("encoder/loss", "encoder/loss_h1", "critic/loss", "actor/loss", "val/encoder_loss"):
@@ -231,4 +231,4 @@ def test_each_variant_trains_end_to_end(variant, tiny_data_dir, tmp_path):
     spanned = dataclasses.replace(agent, teacher_temp_steps=20)
     expected = np.mean([float(mrcrl.teacher_temperature(spanned, jnp.int32(s))) for s in range(10, 20)])
     assert metrics[-1]["encoder/teacher_temp"] == pytest.approx(expected, rel=1e-4)
-    assert result is not None and len(read_jsonl(tmp_path / variant / "eval.jsonl")) == 1
+    assert len(results) == 1 and len(read_jsonl(tmp_path / variant / "eval.jsonl")) == 1

@@ -23,6 +23,7 @@ commands:
   data        list, generate and verify datasets (`crl data list|generate|verify`)
   plot        draw a metric of several runs in one figure (`crl plot RUN_DIR... --out FIG.png`)
   presets     list the named hyperparameter presets, their values and sources
+  bench       measure update throughput, FLOPs, evaluation speed and memory on this machine
 
 `crl train` with no flags trains CRL on pointmaze-medium-navigate-v0 with the `quick` preset,
 generating the dataset locally on first use.
@@ -65,13 +66,12 @@ def _train(args: Sequence[str]) -> int:
     )  # fmt: skip
     check_dataset_name(config.dataset)
     tic = time.perf_counter()
-    result = train(config)
-    if result is not None:
-        print(f"\n{config.dataset}, {config.preset} preset, {config.steps} updates, seed {config.seed}")
+    results = train(config)
+    run_dir = config.run_dir or _default_dir(config)
+    for seed, result in zip(range(config.seed, config.seed + config.seeds), results or [], strict=False):
+        print(f"\n{config.dataset}, {config.preset} preset, {config.steps} updates, seed {seed}")
         print(format_table(result))
-    print(
-        f"wall time {time.perf_counter() - tic:.0f} s; run directory {config.run_dir or _default_dir(config)}"
-    )
+    print(f"wall time {time.perf_counter() - tic:.0f} s; run directory {run_dir}")
     return 0
 
 
@@ -96,8 +96,8 @@ def _eval(args: Sequence[str]) -> int:
             eval_episodes: Episodes per task (default: the run's own setting).
             progress: Show a progress bar.
         """
-        result = evaluate_run(run_dir, eval_episodes, progress)
-        print(format_table(result))
+        for result in evaluate_run(run_dir, eval_episodes, progress):
+            print(format_table(result))
 
     tyro.cli(run, args=args, prog="crl eval")
     return 0
@@ -176,7 +176,68 @@ def _presets(args: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "eval": _eval, "data": _data, "plot": _plot, "presets": _presets}
+def bench_report(paper: bool, seeds: int, length: int) -> str:
+    """The quick (or paper-config) benchmark suite as a Markdown table."""
+    from crl import bench
+    from crl.data.sampling import to_device
+    from crl.presets import preset_config
+
+    dataset = "pointmaze-medium-navigate-v0"
+    regular = bench.synthetic_dataset(1_000_000, obs_dim=2, action_dim=2)
+    transfer = bench.transfer_time(regular)
+    data = to_device(regular)
+    peak_matmul = bench.matmul_flops_per_s()
+    rows = ["| measurement | value |", "| --- | --- |"]
+    rows.append(f"| float32 matmul rate (2048^3) | {peak_matmul / 1e9:,.1f} GFLOP/s |")
+    rows.append(f"| dataset to device (1M x 2 obs) | {transfer * 1e3:.0f} ms |")
+    for agent in ("crl", "mrcrl"):
+        preset = ("mrcrl-paper" if agent == "mrcrl" else "paper") if paper else "quick"
+        config = preset_config(preset, dataset, agent).agent.for_run(1_000_000)
+        for n in sorted({1, seeds}):
+            t = bench.update_throughput(config, data, n, 2, 2, length)
+            share = t.flops_per_s / peak_matmul
+            rows.append(
+                f"| {agent} {preset}, {n} seed(s) | {t.updates_per_s:,.1f} updates/s per seed, "
+                f"{t.flops_per_update / 1e9:.2f} GFLOP/update, {t.flops_per_s / 1e9:,.1f} GFLOP/s "
+                f"({share:.0%} of the matmul rate) |"
+            )
+    config = preset_config("quick", dataset, "crl").agent
+    ev = bench.evaluation_speed("pointmaze-medium-v0", config, 2, 2, episodes=50)
+    rows.append(
+        f"| evaluation, pointmaze-medium (5 tasks x 50 episodes) | {ev['run_s']:.1f} s "
+        f"({ev['episodes_per_s']:.1f} episodes/s; building {ev['episodes']} env copies "
+        f"{ev['build_s']:.1f} s) |"
+    )
+    rows.append(f"| peak host memory | {bench.peak_host_memory_gib():.2f} GiB |")
+    device_memory = bench.device_memory_gib()
+    if device_memory is not None:
+        rows.append(f"| peak device memory | {device_memory:.2f} GiB |")
+    return "\n".join(rows)
+
+
+def _bench(args: Sequence[str]) -> int:
+    def run(paper: bool = False, seeds: int = 4, length: int = 100) -> None:
+        """Measure update throughput (1 and N seeds), FLOPs per update, evaluation speed and memory here.
+
+        Args:
+            paper: Use the paper-size configs (meant for a GPU) instead of the quick ones.
+            seeds: N, the number of seeds trained side by side in the multi-seed measurement.
+            length: Updates per timed chunk.
+        """
+        print(bench_report(paper, seeds, length))
+
+    tyro.cli(run, args=args, prog="crl bench")
+    return 0
+
+
+COMMANDS = {
+    "train": _train,
+    "eval": _eval,
+    "data": _data,
+    "plot": _plot,
+    "presets": _presets,
+    "bench": _bench,
+}
 
 
 def _quiet_third_party_warnings() -> None:

@@ -76,11 +76,7 @@ class CRLConfig:
             raise CrlError(f"--agent.discount must lie in (0, 1), got {self.discount}")
         if self.alpha < 0:
             raise CrlError(f"--agent.alpha must be non-negative, got {self.alpha}")
-        probs = self.actor_goal_probs
-        if min(probs) < 0 or abs(sum(probs) - 1.0) > 1e-6:
-            raise CrlError(
-                f"--agent.actor-p-curgoal/trajgoal/randomgoal must be >= 0 and sum to 1, got {probs}"
-            )
+        _check_goal_probs(self.actor_goal_probs)
 
     def for_run(self, steps: int) -> CRLConfig:
         """The config with run-dependent values filled in (CRL has none)."""
@@ -184,11 +180,7 @@ class GCBCConfig:
 
     def validate(self) -> None:
         _positive(self, "batch_size", "lr")
-        probs = self.actor_goal_probs
-        if min(probs) < 0 or abs(sum(probs) - 1.0) > 1e-6:
-            raise CrlError(
-                f"--agent.actor-p-curgoal/trajgoal/randomgoal must be >= 0 and sum to 1, got {probs}"
-            )
+        _check_goal_probs(self.actor_goal_probs)
 
 
 AgentConfig = CRLConfig | MRCRLConfig | GCBCConfig
@@ -213,6 +205,8 @@ class TrainConfig:
     """Number of gradient updates."""
     seed: int = 0
     """Seed of the network initialisation, minibatches and evaluation."""
+    seeds: int = 1
+    """Train seeds seed .. seed + N - 1 side by side in one compiled program (vmap), each in RUN_DIR/seedS."""
     run_dir: Path | None = None
     """Where metrics, checkpoints and evaluations go (default: runs/DATASET/crl-PRESET-sSEED)."""
     resume: bool = False
@@ -232,10 +226,15 @@ class TrainConfig:
 
     def validate(self) -> None:
         self.agent.validate()
-        _positive(self, "steps", "log_every", "checkpoint_every")
+        _positive(self, "steps", "log_every", "checkpoint_every", "seeds")
         for name in ("eval_every", "eval_episodes"):
             if getattr(self, name) < 0:
                 raise CrlError(f"--{name.replace('_', '-')} must be non-negative, got {getattr(self, name)}")
+
+
+def _check_goal_probs(probs: tuple[float, float, float]) -> None:
+    if min(probs) < 0 or abs(sum(probs) - 1.0) > 1e-6:
+        raise CrlError(f"--agent.actor-p-curgoal/trajgoal/randomgoal must be >= 0 and sum to 1, got {probs}")
 
 
 def _positive(config: object, *names: str) -> None:

@@ -61,12 +61,25 @@ def environments(env_id: str, count: int) -> list[gymnasium.Env]:
 
 def evaluate(env_id: str, policy: Policy, episodes: int, seed: int = 0, progress: bool = True) -> EvalResult:
     """Run `episodes` episodes of every evaluation task at once; return per-task success rates."""
+    return evaluate_seeds(env_id, policy, episodes, [seed], progress)[0]
+
+
+def evaluate_seeds(
+    env_id: str, policy: Policy, episodes: int, seeds: list[int], progress: bool = True
+) -> list[EvalResult]:
+    """Evaluate several seeds' policies in the same environment steps; one result per seed.
+
+    Rows of the policy's batch are ordered seed-major (seed, task, episode), so a policy made of
+    stacked per-seed networks can reshape them to (seeds, episodes per seed, ...). Each seed's
+    episodes start exactly as in a one-seed evaluation with that seed.
+    """
     probe = environments(env_id, 1)[0]
     task_infos = probe.unwrapped.task_infos
     max_steps = probe.spec.max_episode_steps
-    jobs = [(task_id, ep) for task_id in range(1, len(task_infos) + 1) for ep in range(episodes)]
+    tasks = range(1, len(task_infos) + 1)
+    jobs = [(s, task_id, ep) for s in seeds for task_id in tasks for ep in range(episodes)]
     envs = environments(env_id, len(jobs))
-    starts = [reset_episode(env, seed, task_id, ep) for env, (task_id, ep) in zip(envs, jobs, strict=True)]
+    starts = [reset_episode(env, *job) for env, job in zip(envs, jobs, strict=True)]
     obs = np.stack([s[0] for s in starts])
     goals = np.stack([s[1] for s in starts])
     running = np.ones(len(jobs), bool)
@@ -80,8 +93,11 @@ def evaluate(env_id: str, policy: Policy, episodes: int, seed: int = 0, progress
                     running[i] = False
                     success[i] = info["success"]
             bar.update(1)
-    per_task = {}
-    for task_id, info in enumerate(task_infos, start=1):
-        mask = np.array([job[0] == task_id for job in jobs])
-        per_task[info["task_name"]] = float(success[mask].mean())
-    return EvalResult(per_task, episodes)
+    results = []
+    for s in seeds:
+        per_task = {}
+        for task_id, info in enumerate(task_infos, start=1):
+            mask = np.array([job[0] == s and job[1] == task_id for job in jobs])
+            per_task[info["task_name"]] = float(success[mask].mean())
+        results.append(EvalResult(per_task, episodes))
+    return results

@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
@@ -22,19 +23,32 @@ from crl.data import store
 from crl.data.names import data_dir, env_name
 from crl.data.sampling import DeviceData, to_device
 from crl.errors import CrlError
-from crl.evaluation import EvalResult, evaluate
+from crl.evaluation import EvalResult, evaluate_seeds
 from crl.logs import RunLog, read_jsonl
 
 
 @partial(jax.jit, static_argnames=("config", "length"))
-def run_chunk(state, data: DeviceData, val_data: DeviceData, config: AgentConfig, length: int) -> tuple:
-    """`length` updates in one compiled program; returns the new state and chunk-averaged metrics."""
+def run_chunk(states, data: DeviceData, val_data: DeviceData, config: AgentConfig, length: int) -> tuple:
+    """`length` updates of every seed in one compiled program. States are stacked on a leading seed
+    axis (vmap); returns the new states and per-seed chunk-averaged metrics."""
     agent = agent_module(config)
-    state, infos = jax.lax.scan(lambda s, _: agent.update(s, data, config), state, None, length=length)
-    metrics = jax.tree.map(lambda x: x.mean(), infos)
-    # A fold of the state's key: validation draws do not shift the training stream.
-    metrics.update(agent.validation_metrics(state, val_data, config, jax.random.fold_in(state.rng, 1)))
-    return state, metrics
+
+    def one_seed(state):
+        state, infos = jax.lax.scan(lambda s, _: agent.update(s, data, config), state, None, length=length)
+        metrics = jax.tree.map(lambda x: x.mean(), infos)
+        # A fold of the state's key: validation draws do not shift the training stream.
+        metrics.update(agent.validation_metrics(state, val_data, config, jax.random.fold_in(state.rng, 1)))
+        return state, metrics
+
+    return jax.vmap(one_seed)(states)
+
+
+def stack(states: list):
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+
+
+def unstack(states, i: int):
+    return jax.tree.map(lambda x: x[i], states)
 
 
 PROGRESS_KEYS = ("critic/loss", "val/categorical_accuracy", "actor/loss")
@@ -95,24 +109,27 @@ def check_finite(metrics: dict[str, float], step: int, last_checkpoint: int | No
         )
 
 
-def policy_for(state, config: AgentConfig, action_dim: int):
-    act = agent_module(config).act
-    return lambda obs, goals: act(config, action_dim, state, obs, goals)
+def policy_for(states, config: AgentConfig, action_dim: int, n_seeds: int):
+    """One batched call for all seeds: rows are seed-major, as `evaluate_seeds` orders them."""
+    act = jax.jit(jax.vmap(partial(agent_module(config).act, config, action_dim)))
+
+    def policy(obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        split = (n_seeds, -1)
+        actions = act(states, obs.reshape(*split, *obs.shape[1:]), goals.reshape(*split, *goals.shape[1:]))
+        return np.asarray(actions).reshape(len(obs), -1)
+
+    return policy
 
 
 def run_evaluation(
-    log: RunLog,
-    step: int,
-    env_id: str,
-    state,
-    config: TrainConfig,
-    agent_config: AgentConfig,
-    action_dim: int,
-) -> EvalResult:
-    policy = policy_for(state, agent_config, action_dim)
-    result = evaluate(env_id, policy, config.eval_episodes, config.seed, config.progress)
-    log.evaluation(step, result.as_dict())
-    return result
+    logs: list[RunLog], step: int, env_id: str, states, seeds: list[int], config: TrainConfig,
+    agent_config: AgentConfig, action_dim: int,
+) -> list[EvalResult]:  # fmt: skip
+    policy = policy_for(states, agent_config, action_dim, len(seeds))
+    results = evaluate_seeds(env_id, policy, config.eval_episodes, seeds, config.progress)
+    for log, result in zip(logs, results, strict=True):
+        log.evaluation(step, result.as_dict())
+    return results
 
 
 def format_table(result: EvalResult) -> str:
@@ -123,82 +140,135 @@ def format_table(result: EvalResult) -> str:
     return "\n".join(lines)
 
 
+def seed_runs(run_dir: Path, config: TrainConfig) -> list[tuple[int, Path]]:
+    """(seed, directory) of each seed: the run directory itself for one seed, else RUN_DIR/seedS."""
+    if config.seeds == 1:
+        return [(config.seed, run_dir)]
+    return [(config.seed + i, run_dir / f"seed{config.seed + i}") for i in range(config.seeds)]
+
+
+def _has_checkpoints(run_dir: Path) -> bool:
+    return (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir())
+
+
 def prepare_run_dir(config: TrainConfig) -> Path:
     run_dir = config.run_dir or default_run_dir(config)
-    has_checkpoints = (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir())
-    if has_checkpoints and not config.resume:
+    if any(_has_checkpoints(d) for _, d in seed_runs(run_dir, config)) and not config.resume:
         raise CrlError(
             f"{run_dir} already holds a run: add --resume to continue it, or pick another --run-dir"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    for _, directory in seed_runs(run_dir, config):
+        directory.mkdir(parents=True, exist_ok=True)
     return run_dir
 
 
-def train(config: TrainConfig) -> EvalResult | None:
-    """Train (or resume) one run; returns the final evaluation, if evaluation is on."""
+def _restore(checkpoints: list[Checkpoints], template, run_dir: Path):
+    """The seeds' latest common checkpoint, stacked; (None, 0) when there is none."""
+    latest = [c.latest_step() for c in checkpoints]
+    if any(step is None for step in latest):
+        return None, 0
+    step = min(latest)  # a run killed between the seeds' saves resumes from the step they all reached
+    return stack([c.restore(template, step) for c in checkpoints]), step
+
+
+def train(config: TrainConfig) -> list[EvalResult] | None:
+    """Train (or resume) a run of one or more seeds; returns each seed's final evaluation, if any."""
     config.validate()
     run_dir = prepare_run_dir(config)
     data = store.load(config.dataset, data_dir(config.data_dir), config.progress)
-    write_config(run_dir, config)
+    runs = seed_runs(run_dir, config)
+    seeds = [seed for seed, _ in runs]
+    if config.seeds > 1:
+        write_config(run_dir, config)
+    for seed, directory in runs:
+        write_config(directory, dataclasses.replace(config, seed=seed, seeds=1, run_dir=directory))
     agent_config = config.agent.for_run(config.steps)
     with_next = agent_config.needs_next_observations
     train_data, val_data = to_device(data.train, with_next), to_device(data.val, with_next)
     obs_dim = int(np.prod(data.obs_shape))
-
-    state = agent_module(agent_config).init(
-        jax.random.PRNGKey(config.seed), agent_config, obs_dim, data.action_dim
+    init = partial(
+        agent_module(agent_config).init, config=agent_config, obs_dim=obs_dim, action_dim=data.action_dim
     )
-    checkpoints = Checkpoints(run_dir / "checkpoints")
-    start = 0
-    if config.resume and checkpoints.latest_step() is not None:
-        state = checkpoints.restore(state)
-        start = int(state.step)
+
+    checkpoints = [Checkpoints(directory / "checkpoints") for _, directory in runs]
+    logs = [RunLog(directory) for _, directory in runs]
+    states, start = (
+        _restore(checkpoints, init(jax.random.PRNGKey(0)), run_dir) if config.resume else (None, 0)
+    )
+    if states is None:
+        states = stack([init(jax.random.PRNGKey(seed)) for seed in seeds])
+    else:
         print(f"resuming {run_dir} from step {start}")
-    log = RunLog(run_dir)
-    last_checkpoint = start or None
+    evaluate_now = partial(run_evaluation, logs, env_id=data.env_id, seeds=seeds, config=config,
+                           agent_config=agent_config, action_dim=data.action_dim)  # fmt: skip
     try:
-        with tqdm(
-            total=config.steps, initial=start, desc="training", unit="upd", disable=not config.progress
-        ) as bar:
-            step = start
-            for end in boundaries(start, config):
-                tic = time.perf_counter()
-                state, metrics = run_chunk(state, train_data, val_data, agent_config, end - step)
-                metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-                metrics["updates_per_s"] = (end - step) / (time.perf_counter() - tic)
-                check_finite(metrics, end, last_checkpoint)
-                log.metrics(end, metrics)
-                bar.update(end - step)
-                bar.set_postfix(
-                    {k.split("/")[-1]: f"{metrics[k]:.3f}" for k in PROGRESS_KEYS if k in metrics}
-                )
-                step = end
-                if end % config.checkpoint_every == 0 or end == config.steps:
-                    checkpoints.save(end, state)
-                    last_checkpoint = end
-                if (
-                    config.eval_episodes
-                    and config.eval_every
-                    and end % config.eval_every == 0
-                    and end < config.steps
-                ):
-                    result = run_evaluation(
-                        log, end, data.env_id, state, config, agent_config, data.action_dim
-                    )
-                    bar.write(f"step {end}: overall success {result.overall:.1%}")
+        states = _train_chunks(
+            config, states, start, train_data, val_data, agent_config, checkpoints, logs, evaluate_now
+        )
         if not config.eval_episodes:
             return None
-        done = [r for r in read_jsonl(run_dir / "eval.jsonl") if r["step"] == config.steps]
-        if done and start == config.steps:
-            return EvalResult(done[-1]["tasks"], done[-1]["episodes_per_task"])
-        return run_evaluation(log, config.steps, data.env_id, state, config, agent_config, data.action_dim)
+        finished = [_final_eval(directory, config.steps) for _, directory in runs]
+        if start == config.steps and all(finished):
+            return finished
+        return evaluate_now(step=config.steps, states=states)
     finally:
-        log.close()
-        checkpoints.close()
+        for log in logs:
+            log.close()
+        for c in checkpoints:
+            c.close()
 
 
-def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = True) -> EvalResult:
-    """Evaluate the latest checkpoint of a run directory and append the result to its eval.jsonl."""
+def _final_eval(directory: Path, steps: int) -> EvalResult | None:
+    done = [r for r in read_jsonl(directory / "eval.jsonl") if r["step"] == steps]
+    return EvalResult(done[-1]["tasks"], done[-1]["episodes_per_task"]) if done else None
+
+
+def _train_chunks(config, states, start, train_data, val_data, agent_config, checkpoints, logs, evaluate_now):
+    """The chunk loop: train, log, checkpoint and evaluate at their steps; returns the final states."""
+    last_checkpoint = start or None
+    bar = tqdm(total=config.steps, initial=start, desc="training", unit="upd", disable=not config.progress)
+    with bar:
+        step = start
+        for end in boundaries(start, config):
+            tic = time.perf_counter()
+            states, metrics = run_chunk(states, train_data, val_data, agent_config, end - step)
+            metrics = jax.device_get(metrics)
+            rate = (end - step) / (time.perf_counter() - tic)
+            per_seed = [
+                {k: float(v[i]) for k, v in metrics.items()} | {"updates_per_s": rate}
+                for i in range(len(logs))
+            ]
+            for seed_metrics in per_seed:
+                check_finite(seed_metrics, end, last_checkpoint)
+            for log, seed_metrics in zip(logs, per_seed, strict=True):
+                log.metrics(end, seed_metrics)
+            bar.update(end - step)
+            shown = {
+                k.split("/")[-1]: f"{np.mean([m[k] for m in per_seed]):.3f}"
+                for k in PROGRESS_KEYS
+                if k in metrics
+            }
+            bar.set_postfix(shown)
+            step = end
+            if end % config.checkpoint_every == 0 or end == config.steps:
+                for i, c in enumerate(checkpoints):
+                    c.save(end, unstack(states, i))
+                last_checkpoint = end
+            if (
+                config.eval_episodes
+                and config.eval_every
+                and end % config.eval_every == 0
+                and end < config.steps
+            ):
+                results = evaluate_now(step=end, states=states)
+                overall = ", ".join(f"{r.overall:.1%}" for r in results)
+                bar.write(f"step {end}: overall success {overall}")
+    return states
+
+
+def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = True) -> list[EvalResult]:
+    """Evaluate the latest checkpoint of a run directory (every seed of a multi-seed run, together);
+    appends each result to its seed's eval.jsonl."""
     config = dataclasses.replace(read_config(run_dir), progress=progress)
     if episodes is not None:
         config = dataclasses.replace(config, eval_episodes=episodes)
@@ -209,11 +279,17 @@ def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = Tr
     agent_config = config.agent.for_run(config.steps)
     obs_dim = int(np.prod(obs_shape))
     template = agent_module(agent_config).init(jax.random.PRNGKey(0), agent_config, obs_dim, action_dim)
-    checkpoints = Checkpoints(run_dir / "checkpoints")
-    log = RunLog(run_dir)
+    runs = seed_runs(run_dir, config)
+    checkpoints = [Checkpoints(directory / "checkpoints") for _, directory in runs]
+    logs = [RunLog(directory) for _, directory in runs]
     try:
-        state = checkpoints.restore(template)
-        return run_evaluation(log, int(state.step), env_id, state, config, agent_config, action_dim)
+        states, step = _restore(checkpoints, template, run_dir)
+        if states is None:
+            raise CrlError(f"no checkpoint in {run_dir}; train first or check the directory")
+        seeds = [seed for seed, _ in runs]
+        return run_evaluation(logs, step, env_id, states, seeds, config, agent_config, action_dim)
     finally:
-        log.close()
-        checkpoints.close()
+        for log in logs:
+            log.close()
+        for c in checkpoints:
+            c.close()

@@ -1,0 +1,114 @@
+"""Measurements behind `crl bench` and benchmarks/throughput.py: update throughput (1 and N seeds),
+FLOPs per update from XLA's cost analysis against the machine's measured matmul rate, evaluation
+speed, and dataset transfer time and memory. Timings are medians of repeated measurements."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from crl.agents import agent_module
+from crl.config import AgentConfig
+from crl.data.sampling import DeviceData, to_device
+from crl.train import policy_for, run_chunk, stack
+
+
+def synthetic_dataset(n: int, obs_dim: int, action_dim: int, episode: int = 1001, seed: int = 0) -> dict:
+    """Random data in the regular layout, for throughput (the update's cost does not depend on the values)."""
+    rng = np.random.default_rng(seed)
+    terminals = np.zeros(n, np.float32)
+    terminals[episode - 2 :: episode - 1] = 1.0
+    terminals[-1] = 1.0
+    return {
+        "observations": rng.normal(size=(n, obs_dim)).astype(np.float32),
+        "actions": rng.uniform(-1, 1, size=(n, action_dim)).astype(np.float32),
+        "next_observations": rng.normal(size=(n, obs_dim)).astype(np.float32),
+        "terminals": terminals,
+    }
+
+
+def matmul_flops_per_s(size: int = 2048, repeats: int = 5) -> float:
+    """The machine's float32 matrix-multiply rate (median of `repeats`)."""
+    a = jnp.ones((size, size), jnp.float32)
+    f = jax.jit(lambda x: x @ x)
+    f(a).block_until_ready()
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        f(a).block_until_ready()
+        times.append(time.perf_counter() - tic)
+    return 2 * size**3 / statistics.median(times)
+
+
+@dataclass
+class Throughput:
+    seeds: int
+    updates_per_s: float  # per seed
+    flops_per_update: float  # per seed
+
+    @property
+    def flops_per_s(self) -> float:
+        return self.updates_per_s * self.flops_per_update * self.seeds
+
+
+def update_throughput(
+    config: AgentConfig,
+    data: DeviceData,
+    seeds: int,
+    obs_dim: int,
+    action_dim: int,
+    length: int,
+    repeats: int = 3,
+) -> Throughput:
+    """Median updates/s (per seed) of `length`-update chunks of `seeds` vmapped seeds, and XLA's FLOPs."""
+    agent = agent_module(config)
+    states = stack([agent.init(jax.random.PRNGKey(s), config, obs_dim, action_dim) for s in range(seeds)])
+    compiled = run_chunk.lower(states, data, data, config, length).compile()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    flops = float(cost.get("flops", float("nan"))) / length / seeds
+    states, metrics = run_chunk(states, data, data, config, length)
+    jax.block_until_ready(metrics)
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        states, metrics = run_chunk(states, data, data, config, length)
+        jax.block_until_ready(metrics)
+        times.append(time.perf_counter() - tic)
+    return Throughput(seeds, length / statistics.median(times), flops)
+
+
+def evaluation_speed(env_id: str, config: AgentConfig, action_dim: int, obs_dim: int, episodes: int) -> dict:
+    """Wall time of one OGBench-protocol evaluation (5 tasks x `episodes`) of an untrained policy."""
+    from crl.evaluation import environments, evaluate_seeds
+
+    state = agent_module(config).init(jax.random.PRNGKey(0), config, obs_dim, action_dim)
+    policy = policy_for(stack([state]), config, action_dim, 1)
+    tic = time.perf_counter()
+    environments(env_id, 5 * episodes)  # building the environment copies, timed separately
+    build = time.perf_counter() - tic
+    tic = time.perf_counter()
+    evaluate_seeds(env_id, policy, episodes, [0], progress=False)
+    run = time.perf_counter() - tic
+    return {"episodes": 5 * episodes, "build_s": build, "run_s": run, "episodes_per_s": 5 * episodes / run}
+
+
+def transfer_time(regular: dict) -> float:
+    tic = time.perf_counter()
+    jax.block_until_ready(to_device(regular))
+    return time.perf_counter() - tic
+
+
+def peak_host_memory_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def device_memory_gib() -> float | None:
+    stats = jax.devices()[0].memory_stats()
+    return None if not stats else stats.get("peak_bytes_in_use", 0) / 2**30
