@@ -21,7 +21,7 @@ from crl.data.generate import RECIPES, generate
 
 SECTION = "## Dataset generation"
 FAMILIES = {
-    "pointmaze": ("pointmaze-medium-navigate-v0", 40),
+    "pointmaze": ("pointmaze-medium-navigate-v0", 20),
     "cube": ("cube-single-play-v0", 8),
     "scene": ("scene-play-v0", 8),
     "puzzle": ("puzzle-3x3-play-v0", 8),
@@ -29,11 +29,13 @@ FAMILIES = {
 FULL = ("cube-single-play-v0", "scene-play-v0", "puzzle-3x3-play-v0")
 
 
-def timed_generation(name: str, episodes: int | None, workers: int) -> tuple[float, int]:
+def timed_generation(
+    name: str, episodes: int | None, workers: int, chunk: int | None = None
+) -> tuple[float, int]:
     """Seconds and transitions of one generation into a temporary directory."""
     with tempfile.TemporaryDirectory() as tmp:
         tic = time.perf_counter()
-        generate(name, Path(tmp), episodes=episodes, workers=workers, progress=False)
+        generate(name, Path(tmp), episodes=episodes, workers=workers, progress=False, chunk_episodes=chunk)
         seconds = time.perf_counter() - tic
     episodes = RECIPES[name].episodes if episodes is None else episodes
     return seconds, (episodes + max(1, episodes // 10)) * RECIPES[name].episode_steps
@@ -53,8 +55,8 @@ def main() -> None:
         f"Produced by `python benchmarks/generation.py` on {datetime.date.today()}. "
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores. "
         f"ogbench {version('ogbench')}, mujoco {version('mujoco')}. Each rate is one "
-        "generation of a small dataset (whole episodes of 1001 steps, validation split included; spawned "
-        "workers' start-up counted).",
+        "generation of a small dataset in one-episode chunks (validation split included; spawned workers' "
+        "start-up counted).",
         "",
         "| family (dataset, episodes) | " + " | ".join(f"{w} worker(s)" for w in args.workers) + " |",
         "| --- |" + " --- |" * len(args.workers),
@@ -62,7 +64,7 @@ def main() -> None:
     for family, (name, episodes) in FAMILIES.items():
         rates = []
         for workers in args.workers:
-            seconds, steps = timed_generation(name, episodes, workers)
+            seconds, steps = timed_generation(name, episodes, workers, chunk=1)
             rates.append(f"{steps / seconds:,.0f} transitions/s")
             print(family, workers, rates[-1], flush=True)
         lines.append(f"| {family} ({name}, {episodes}) | " + " | ".join(rates) + " |")

@@ -26,7 +26,7 @@ from crl.data.names import check_dataset_name, dataset_paths
 from crl.errors import CrlError
 
 RECIPES: dict = {**pointmaze.RECIPES, **manipspace.RECIPES}
-CHUNK_STEPS = 20_000  # about this many transitions per chunk (at least one episode)
+CHUNK_STEPS = 5_000  # about this many transitions per chunk (at least one episode): work for every worker
 EXPERT_FAMILIES = ("antmaze", "humanoidmaze", "antsoccer")
 
 
