@@ -40,6 +40,9 @@ def run_chunk(states, data: DeviceData, val_data: DeviceData, config: AgentConfi
         metrics.update(agent.validation_metrics(state, val_data, config, jax.random.fold_in(state.rng, 1)))
         return state, metrics
 
+    if jax.tree.leaves(states)[0].shape[0] == 1:  # one seed: skip vmap, whose batch-of-1 matmuls are slower
+        state, metrics = one_seed(unstack(states, 0))
+        return jax.tree.map(lambda x: x[None], (state, metrics))
     return jax.vmap(one_seed)(states)
 
 
