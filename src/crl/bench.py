@@ -8,6 +8,7 @@ import resource
 import statistics
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -69,10 +70,7 @@ def update_throughput(
     """Median updates/s (per seed) of `length`-update chunks of `seeds` vmapped seeds, and XLA's FLOPs."""
     agent = agent_module(config)
     states = stack([agent.init(jax.random.PRNGKey(s), config, obs_dim, action_dim) for s in range(seeds)])
-    compiled = run_chunk.lower(states, data, data, config, length).compile()
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    flops = float(cost.get("flops", float("nan"))) / length / seeds
+    flops = update_flops(config, agent.init(jax.random.PRNGKey(0), config, obs_dim, action_dim), data)
     states, metrics = run_chunk(states, data, data, config, length)
     jax.block_until_ready(metrics)
     times = []
@@ -82,6 +80,14 @@ def update_throughput(
         jax.block_until_ready(metrics)
         times.append(time.perf_counter() - tic)
     return Throughput(seeds, length / statistics.median(times), flops)
+
+
+def update_flops(config: AgentConfig, state, data: DeviceData) -> float:
+    """XLA's FLOP count of one update, compiled alone (a scan's body would be counted once, not per step)."""
+    update = jax.jit(partial(agent_module(config).update, config=config))
+    cost = update.lower(state, data).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost.get("flops", float("nan")))
 
 
 def evaluation_speed(env_id: str, config: AgentConfig, action_dim: int, obs_dim: int, episodes: int) -> dict:
