@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -145,7 +144,3 @@ def preset_config(name: str, dataset: str, agent: str | None = None) -> TrainCon
         raise CrlError(f"unknown preset '{name}': choose one of {', '.join(PRESETS)}")
     preset = PRESETS[name]
     return preset.build(dataset, agent or preset.default_agent)
-
-
-def replace_agent(config: TrainConfig, **changes) -> TrainConfig:
-    return dataclasses.replace(config, agent=dataclasses.replace(config.agent, **changes))

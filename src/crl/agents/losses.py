@@ -44,11 +44,6 @@ def cpc_loss(logits: jax.Array, logsumexp_coef: float = 0.01) -> jax.Array:
     return jnp.mean(lse - diag) + logsumexp_coef * jnp.mean(lse**2)
 
 
-def log_sigmoid_losses(pos: jax.Array, neg: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Elementwise -log sigmoid(pos) and -log(1 - sigmoid(neg)), in the stable softplus form."""
-    return jax.nn.softplus(-pos), jax.nn.softplus(neg)
-
-
 def c_learning_loss(
     pos: jax.Array, rand: jax.Array, weight: jax.Array, discount: float, mixed: bool
 ) -> jax.Array:
@@ -60,12 +55,13 @@ def c_learning_loss(
         (1 - gamma) log s(pos) + gamma w log s(rand) + log(1 - s(rand)),
     the combination (2 - gamma) log s(pos) + gamma w log s(rand) + 2 log(1 - s(rand)).
     """
-    pos_term, neg_term = log_sigmoid_losses(pos, rand)
+    # -log sigmoid(x) = softplus(-x) and -log(1 - sigmoid(x)) = softplus(x): stable for large logits.
+    pos_term, rand_pos, rand_neg = jax.nn.softplus(-pos), jax.nn.softplus(-rand), jax.nn.softplus(rand)
     w = jax.lax.stop_gradient(weight)
     if mixed:
-        total = (2 - discount) * pos_term + discount * w * jax.nn.softplus(-rand) + 2 * neg_term
+        total = (2 - discount) * pos_term + discount * w * rand_pos + 2 * rand_neg
     else:
-        total = (1 - discount) * pos_term + discount * w * jax.nn.softplus(-rand) + neg_term
+        total = (1 - discount) * pos_term + discount * w * rand_pos + rand_neg
     return jnp.mean(total)
 
 
