@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 import warnings
@@ -24,47 +23,20 @@ commands:
   plot        draw a metric of several runs in one figure (`crl plot RUN_DIR... --out FIG.png`)
   presets     list the named hyperparameter presets, their values and sources
   bench       measure update throughput, FLOPs, evaluation speed and memory on this machine
+  sweep       train a grid of datasets x agents x variants x seeds, locally or on Ray (`crl sweep --help`)
+  report      tables (mean ± std, Welch's test, IQM, published numbers) and curves of a sweep
+  reproduce   run and report one of the papers' tables (`crl reproduce mrcrl-table1 --dry-run`)
 
 `crl train` with no flags trains CRL on pointmaze-medium-navigate-v0 with the `quick` preset,
 generating the dataset locally on first use.
 """
 
-AGENTS = ("crl", "mrcrl", "gcbc")
-
-TRAIN_DESCRIPTION = """Train an agent on an OGBench dataset, then evaluate it.
-
---agent NAME chooses the agent ({agents}; default crl) and --preset NAME the hyperparameters
-({presets}) for --dataset: the defaults below are that preset's values for that agent. Any field
-can then be set by its flag, for example --agent.alpha 0.1. With --resume, the defaults come
-from the run directory's config.json instead, and flags given override them."""
-
 
 def _train(args: Sequence[str]) -> int:
-    from crl.data.names import check_dataset_name
-    from crl.presets import PRESETS, preset_config
-    from crl.train import format_table, read_config, train
+    from crl.train import format_table, train
+    from crl.train_args import parse_train_args
 
-    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    pre.add_argument("--agent")
-    pre.add_argument("--preset", default="quick")
-    pre.add_argument("--dataset", default="pointmaze-medium-navigate-v0")
-    pre.add_argument("--run-dir", "--run_dir", type=Path)
-    pre.add_argument("--resume", action="store_true")
-    known, _ = pre.parse_known_args(args)
-    if known.agent is not None and known.agent not in AGENTS:
-        raise CrlError(f"unknown agent '{known.agent}': choose one of {', '.join(AGENTS)}")
-    rest = [a for i, a in enumerate(args) if a != "--agent" and (i == 0 or args[i - 1] != "--agent")]
-    rest = [a for a in rest if not a.startswith("--agent=")]
-    if known.resume and known.run_dir is not None and (known.run_dir / "config.json").exists():
-        base = dataclasses.replace(read_config(known.run_dir), resume=True, run_dir=known.run_dir)
-    else:
-        base = preset_config(known.preset, check_dataset_name(known.dataset), known.agent)
-    description = TRAIN_DESCRIPTION.format(agents=", ".join(AGENTS), presets=", ".join(PRESETS))
-    config = tyro.cli(
-        type(base), default=base, args=rest, prog="crl train", description=description,
-        config=(tyro.conf.AvoidSubcommands,),
-    )  # fmt: skip
-    check_dataset_name(config.dataset)
+    config = parse_train_args(args)
     tic = time.perf_counter()
     results = train(config)
     run_dir = config.run_dir or _default_dir(config)
@@ -230,6 +202,145 @@ def _bench(args: Sequence[str]) -> int:
     return 0
 
 
+SWEEP_EPILOG = """Any other flag is a `crl train` flag and applies to every run, e.g. --steps 100000,
+--eval-episodes 20, --data-dir DIR, --agent.lr 1e-4. Each seed's results go to
+OUT/DATASET/LABEL/seedS. Re-running the same command skips finished runs and resumes interrupted
+ones; OUT/sweep.json records every run's flags."""
+
+
+def _execution_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local: processes on this machine; ray: each run a Ray task (default local)",
+    )
+    parser.add_argument("--address", help="ray: join this cluster (e.g. 10.0.0.1:6379); default: a local one")
+    parser.add_argument("--parallel", type=int, default=1, help="local: runs at once (default 1)")
+    parser.add_argument(
+        "--separate-seeds",
+        action="store_true",
+        help="one run per seed, instead of each dataset and arm's seeds in one program",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _launch(args: argparse.Namespace, runs: list, out: Path) -> None:
+    from crl.experiments.sweep import sweep
+
+    if args.parallel < 1:
+        raise CrlError(f"--parallel must be at least 1, got {args.parallel}")
+    if args.address and args.backend != "ray":
+        raise CrlError("--address is for --backend ray")
+    sweep(runs, out, args.backend, args.parallel, args.address, progress=not args.no_progress)
+
+
+def _sweep(argv: Sequence[str]) -> int:
+    from crl.experiments import sweep as sw
+
+    parser = argparse.ArgumentParser(
+        prog="crl sweep",
+        allow_abbrev=False,
+        epilog=SWEEP_EPILOG,
+        description="Train every combination of datasets, agents (and MR-CRL variants) and seeds.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--datasets", required=True, help="comma-separated dataset names")
+    parser.add_argument("--agents", default="crl", help="comma-separated: crl, mrcrl, gcbc (default crl)")
+    parser.add_argument("--variants", default="", help="comma-separated MR-CRL variants (mrcrl runs only)")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per dataset and arm (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    parser.add_argument("--preset", help="one preset, or per agent: crl=paper,mrcrl=mrcrl-paper")
+    parser.add_argument("--out", type=Path, required=True, help="the sweep's directory")
+    _execution_flags(parser)
+    args, extra = parser.parse_known_args(argv)
+    datasets, agents = sw.parse_list(args.datasets), sw.parse_list(args.agents)
+    variants = sw.parse_list(args.variants)
+    sw.check_names(datasets, agents, variants)
+    if args.seeds < 1:
+        raise CrlError(f"--seeds must be at least 1, got {args.seeds}")
+    arms = sw.arms_for(agents, variants, sw.parse_presets(args.preset))
+    seeds = range(args.seed, args.seed + args.seeds)
+    _launch(args, sw.expand(args.out, datasets, arms, seeds, not args.separate_seeds, extra), args.out)
+    return 0
+
+
+def _report(argv: Sequence[str]) -> int:
+    from crl.experiments.report import to_markdown, write_report
+
+    def run(
+        directory: Annotated[Path, tyro.conf.Positional],
+        baseline: str | None = None,
+        out: Path | None = None,
+        alpha: float = 0.05,
+        reps: int = 2000,
+    ) -> None:
+        """Tables and curves of every finished run under DIRECTORY (a sweep's --out, or any runs folder).
+
+        Args:
+            directory: Where the run directories are (searched recursively).
+            baseline: The label others are tested against (default crl, else mrcrl).
+            out: Where report.md, report.tex, report.csv, iqm.csv and curves/ go (default DIRECTORY/report).
+            alpha: Significance level of Welch's t-test.
+            reps: Bootstrap replications of the IQM's confidence intervals.
+        """
+        if not directory.is_dir():
+            raise CrlError(f"{directory} is not a directory: pass the --out of a sweep")
+        report, where = write_report(directory, out, baseline, alpha, reps)
+        print(to_markdown(report))
+        print(f"wrote {where}/report.md, report.tex, report.csv, iqm.csv and curves/")
+
+    tyro.cli(run, args=argv, prog="crl report")
+    return 0
+
+
+def _reproduce(argv: Sequence[str]) -> int:
+    from crl.data.names import check_dataset_name
+    from crl.experiments import reference, reproduce
+    from crl.experiments import sweep as sw
+    from crl.experiments.report import to_markdown, write_report
+
+    parser = argparse.ArgumentParser(
+        prog="crl reproduce",
+        allow_abbrev=False,
+        epilog="Other flags go to every crl train run.",
+        description="Run the sweep behind a paper table with the paper presets, then report it.",
+    )
+    parser.add_argument("table", choices=tuple(reproduce.TABLES))
+    parser.add_argument("--datasets", help="a comma-separated subset of the table's datasets")
+    parser.add_argument("--seeds", type=int, help="seeds per dataset and arm (default: the paper's)")
+    parser.add_argument("--out", type=Path, help="the sweep's directory (default runs/TABLE)")
+    parser.add_argument("--dry-run", action="store_true", help="list the runs and their estimated GPU time")
+    parser.add_argument(
+        "--gpu-tflops",
+        type=float,
+        default=reproduce.ASSUMED_GPU_TFLOPS,
+        help="achieved TFLOP/s the --dry-run estimate assumes",
+    )
+    _execution_flags(parser)
+    args, extra = parser.parse_known_args(argv)
+    table = reproduce.TABLES[args.table]
+    datasets = reference.table_datasets(table.reference)
+    if args.datasets:
+        chosen = [check_dataset_name(d) for d in sw.parse_list(args.datasets)]
+        outside = [d for d in chosen if d not in datasets]
+        if outside:
+            raise CrlError(f"{outside[0]} is not in {args.table}; its datasets: {', '.join(datasets)}")
+        datasets = chosen
+    seeds = range(args.seeds or table.seeds)
+    out = args.out or Path("runs") / args.table
+    runs = sw.expand(out, datasets, table.arms, seeds, not args.separate_seeds, extra)
+    print(table.description)
+    if args.dry_run:
+        print(reproduce.dry_run(runs, args.gpu_tflops))
+        return 0
+    _launch(args, runs, out)
+    report, where = write_report(out, baseline=table.baseline)
+    print(to_markdown(report))
+    print(f"wrote {where}/report.md, report.tex, report.csv, iqm.csv and curves/")
+    return 0
+
+
 COMMANDS = {
     "train": _train,
     "eval": _eval,
@@ -237,6 +348,9 @@ COMMANDS = {
     "plot": _plot,
     "presets": _presets,
     "bench": _bench,
+    "sweep": _sweep,
+    "report": _report,
+    "reproduce": _reproduce,
 }
 
 

@@ -1,0 +1,70 @@
+"""Reading finished runs back: each seed's final overall success and its success curve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crl.config import agent_name, to_dict
+from crl.errors import CrlError
+from crl.experiments.sweep import Arm
+from crl.logs import read_jsonl
+from crl.train import read_config
+
+
+@dataclass
+class SeedResult:
+    dataset: str
+    label: str
+    seed: int
+    run_dir: Path
+    steps: int
+    final: float | None  # overall success (percent) at the last update; None while unfinished
+    curve: list[tuple[int, float]] = field(default_factory=list)  # (update, overall success %)
+    setup: dict = field(default_factory=dict)  # the config, less what differs between seeds
+
+
+def _setup(config_dict: dict) -> dict:
+    return {k: v for k, v in config_dict.items() if k not in ("seed", "run_dir", "resume", "progress")}
+
+
+def read_run(run_dir: Path) -> SeedResult:
+    config = read_config(run_dir)
+    arm = Arm(agent_name(config.agent), config.preset, getattr(config.agent, "variant", None))
+    evals = read_jsonl(run_dir / "eval.jsonl")
+    curve = sorted({r["step"]: 100.0 * r["overall"] for r in evals}.items())
+    final = dict(curve).get(config.steps)
+    return SeedResult(
+        config.dataset, arm.label, config.seed, run_dir, config.steps, final, curve, _setup(to_dict(config))
+    )
+
+
+def collect(root: Path) -> list[SeedResult]:
+    """Every single-seed run directory under `root` (a multi-seed group's own config is skipped: its
+    seeds are runs of their own). Two runs of one (dataset, label, seed), or seeds of one (dataset,
+    label) trained with different settings, are an error: their numbers must not be mixed."""
+    results = []
+    for path in sorted(root.rglob("config.json")):
+        if read_config(path.parent).seeds == 1:
+            results.append(read_run(path.parent))
+    if not results:
+        raise CrlError(f"no crl run directories under {root}: pass the --out of a sweep or a runs folder")
+    seen: dict[tuple, SeedResult] = {}
+    for r in results:
+        key = (r.dataset, r.label, r.seed)
+        if key in seen:
+            raise CrlError(
+                f"{seen[key].run_dir} and {r.run_dir} are both {r.dataset} {r.label} seed {r.seed}; "
+                "move one out of the report's directory"
+            )
+        seen[key] = r
+    first: dict[tuple, SeedResult] = {}
+    for r in results:
+        other = first.setdefault((r.dataset, r.label), r)
+        if other.setup != r.setup:
+            diff = sorted(k for k in r.setup if r.setup[k] != other.setup.get(k))
+            raise CrlError(
+                f"{other.run_dir} and {r.run_dir} ({r.dataset} {r.label}) differ in {', '.join(diff)}; "
+                "report them from separate directories"
+            )
+    return results
