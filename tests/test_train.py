@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,6 +52,21 @@ def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tiny_data_dir,
     _assert_same(a, b)
     steps = [r["step"] for r in read_jsonl(tmp_path / "split" / "metrics.jsonl")]
     assert steps == [10, 20, 30, 40]
+
+
+def test_resume_drops_records_logged_after_the_checkpoint_and_redoes_a_missed_evaluation(
+    tiny_data_dir, tmp_path
+):
+    config = tiny_config(tiny_data_dir, tmp_path / "run", eval_every=20, eval_episodes=1)
+    train(config)
+    # As if killed after logging step 40 and during the evaluation at 20, before checkpoint 40 existed.
+    shutil.rmtree(tmp_path / "run" / "checkpoints" / "40")
+    evals = read_jsonl(tmp_path / "run" / "eval.jsonl")
+    (tmp_path / "run" / "eval.jsonl").write_text("")
+    train(dataclasses.replace(config, resume=True))
+    assert [r["step"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl")] == [10, 20, 30, 40]
+    resumed = read_jsonl(tmp_path / "run" / "eval.jsonl")
+    assert [r["step"] for r in evals] == [r["step"] for r in resumed] == [20, 40]
 
 
 def test_a_finished_run_dir_is_not_overwritten(tiny_data_dir, tmp_path):

@@ -10,9 +10,15 @@ from tensorboardX import SummaryWriter
 
 
 class RunLog:
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, resume_from: int | None = None):
+        """`resume_from`: the checkpoint step a resumed run continues from. Records logged after it by
+        the interrupted process are dropped, so each step appears once."""
         self.run_dir = run_dir
-        self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+        if resume_from is not None:
+            for name in ("metrics.jsonl", "eval.jsonl"):
+                _truncate_after(run_dir / name, resume_from)
+        purge = None if resume_from is None else resume_from + 1
+        self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
 
     def _append(self, name: str, record: dict) -> None:
         with open(self.run_dir / name, "a") as file:
@@ -40,3 +46,12 @@ def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _truncate_after(path: Path, step: int) -> None:
+    records = read_jsonl(path)
+    kept = [r for r in records if r["step"] <= step]
+    if len(kept) < len(records):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        tmp.replace(path)

@@ -194,7 +194,6 @@ def train(config: TrainConfig) -> list[EvalResult] | None:
     )
 
     checkpoints = [Checkpoints(directory / "checkpoints") for _, directory in runs]
-    logs = [RunLog(directory) for _, directory in runs]
     states, start = (
         _restore(checkpoints, init(jax.random.PRNGKey(0)), run_dir) if config.resume else (None, 0)
     )
@@ -202,9 +201,12 @@ def train(config: TrainConfig) -> list[EvalResult] | None:
         states = stack([init(jax.random.PRNGKey(seed)) for seed in seeds])
     else:
         print(f"resuming {run_dir} from step {start}")
+    logs = [RunLog(directory, resume_from=start if config.resume else None) for _, directory in runs]
     evaluate_now = partial(run_evaluation, logs, env_id=data.env_id, seeds=seeds, config=config,
                            agent_config=agent_config, action_dim=data.action_dim)  # fmt: skip
     try:
+        if config.resume and _evaluation_missing(runs, start, config):  # killed while evaluating
+            evaluate_now(step=start, states=states)
         states = _train_chunks(
             config, states, start, train_data, val_data, agent_config, checkpoints, logs, evaluate_now
         )
@@ -219,6 +221,16 @@ def train(config: TrainConfig) -> list[EvalResult] | None:
             log.close()
         for c in checkpoints:
             c.close()
+
+
+def _evaluation_missing(runs: list[tuple[int, Path]], step: int, config: TrainConfig) -> bool:
+    due = (
+        config.eval_episodes
+        and config.eval_every
+        and 0 < step < config.steps
+        and step % config.eval_every == 0
+    )
+    return bool(due) and any(_final_eval(directory, step) is None for _, directory in runs)
 
 
 def _final_eval(directory: Path, steps: int) -> EvalResult | None:

@@ -134,8 +134,8 @@ def _finished(seed_dir: Path, config: TrainConfig) -> bool:
 def run_state(run: Run, config: TrainConfig) -> Literal["done", "resume", "new"]:
     if all(_finished(d, config) for d in run.seed_dirs):
         return "done"
-    checkpoints = [d / "checkpoints" for d in run.seed_dirs]
-    return "resume" if any(c.is_dir() and any(c.iterdir()) for c in checkpoints) else "new"
+    saved = [p for d in run.seed_dirs if (d / "checkpoints").is_dir() for p in (d / "checkpoints").iterdir()]
+    return "resume" if any(p.name.isdigit() for p in saved) else "new"  # Orbax names finished saves by step
 
 
 def update_manifest(out: Path, runs: Sequence[Run]) -> None:
@@ -190,8 +190,9 @@ def train_in_subprocess(args: Sequence[str], log_path: str, cwd: str) -> int:
     with open(log_path, "a") as log:
         log.write(f"\n[{time.strftime('%Y-%m-%d %H:%M:%S')}] {' '.join(command)}\n")
         log.flush()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the log is current even if the run is killed
         done = subprocess.run(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, env=env
         )
     return done.returncode
 
