@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import jax.numpy as jnp
+
 from crl.errors import CrlError
+
+Precision = Literal["default", "float32", "bf16"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,14 @@ class CRLConfig:
     regularised -Q with a learned temperature, plus alpha BC."""
     target_entropy: float = 0.0
     """SAC's target entropy (the CRL paper: 0 for state inputs, -dim(a) for images)."""
+    precision: Precision = "default"
+    """Matmul precision. default: JAX's (TF32 tensor cores for float32 matmuls on NVIDIA GPUs since
+    Ampere, exact float32 on CPU); float32: exact float32 everywhere; bf16: layers compute in bfloat16
+    (parameters, optimizer and losses stay float32)."""
+
+    @property
+    def compute_dtype(self) -> jnp.dtype:
+        return jnp.bfloat16 if self.precision == "bf16" else jnp.float32
 
     @property
     def needs_next_observations(self) -> bool:
@@ -172,8 +184,11 @@ class GCBCConfig:
     """Probability that a goal is a uniform future state of the same trajectory."""
     actor_p_randomgoal: float = 0.0
     """Probability that a goal is a random dataset state."""
+    precision: Precision = "default"
+    """Matmul precision: default, float32 or bf16, as for crl (see `crl train --agent crl --help`)."""
     needs_next_observations = False
     actor_goal_probs = CRLConfig.actor_goal_probs
+    compute_dtype = CRLConfig.compute_dtype
 
     def for_run(self, steps: int) -> GCBCConfig:
         return self

@@ -24,14 +24,15 @@ class MLP(nn.Module):
     layer_norm: bool = True
     out_scale: float = 1.0
     activation: str = "gelu"
+    dtype: jnp.dtype = jnp.float32  # what the layers compute in; parameters and outputs stay float32
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         for width in self.hidden:
-            x = ACTIVATIONS[self.activation](nn.Dense(width, kernel_init=_init())(x))
+            x = ACTIVATIONS[self.activation](nn.Dense(width, kernel_init=_init(), dtype=self.dtype)(x))
             if self.layer_norm:
-                x = nn.LayerNorm()(x)
-        return nn.Dense(self.out, kernel_init=_init(self.out_scale))(x)
+                x = nn.LayerNorm(dtype=self.dtype)(x)
+        return nn.Dense(self.out, kernel_init=_init(self.out_scale), dtype=self.dtype)(x).astype(jnp.float32)
 
 
 class ContrastiveEncoders(nn.Module):
@@ -47,15 +48,13 @@ class ContrastiveEncoders(nn.Module):
     repr_norm: str = "none"  # 'none', 'l2' or 'tanh'
     learned_temperature: bool = False
     activation: str = "gelu"
+    dtype: jnp.dtype = jnp.float32
 
     @nn.compact
     def __call__(self, state_action: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        phi = MLP(self.hidden, self.latent_dim, self.layer_norm, activation=self.activation, name="phi")(
-            state_action
-        )
-        psi = MLP(self.hidden, self.latent_dim, self.layer_norm, activation=self.activation, name="psi")(
-            goals
-        )
+        mlp = dict(layer_norm=self.layer_norm, activation=self.activation, dtype=self.dtype)
+        phi = MLP(self.hidden, self.latent_dim, **mlp, name="phi")(state_action)
+        psi = MLP(self.hidden, self.latent_dim, **mlp, name="psi")(goals)
         if self.repr_norm == "l2":
             phi = phi / (jnp.linalg.norm(phi, axis=-1, keepdims=True) + 1e-6)
             psi = psi / (jnp.linalg.norm(psi, axis=-1, keepdims=True) + 1e-6)
@@ -85,16 +84,19 @@ class Actor(nn.Module):
     action_dim: int
     learned_std: bool = False
     activation: str = "gelu"
+    dtype: jnp.dtype = jnp.float32
 
     @nn.compact
     def __call__(self, obs: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array]:
         features = jnp.concatenate([obs, goals], -1)
         for width in self.hidden:
-            features = ACTIVATIONS[self.activation](nn.Dense(width, kernel_init=_init())(features))
-        mean = nn.Dense(self.action_dim, kernel_init=_init(1e-2), name="mean")(features)
+            dense = nn.Dense(width, kernel_init=_init(), dtype=self.dtype)
+            features = ACTIVATIONS[self.activation](dense(features))
+        head = dict(kernel_init=_init(1e-2), dtype=self.dtype)
+        mean = nn.Dense(self.action_dim, **head, name="mean")(features).astype(jnp.float32)
         if not self.learned_std:
             return mean, jnp.zeros_like(mean)
-        log_std = nn.Dense(self.action_dim, kernel_init=_init(1e-2), name="log_std")(features)
+        log_std = nn.Dense(self.action_dim, **head, name="log_std")(features).astype(jnp.float32)
         return mean, jnp.clip(log_std, -5.0, 2.0)
 
 

@@ -32,7 +32,13 @@ def run_chunk(states, data: DeviceData, val_data: DeviceData, config: AgentConfi
     """`length` updates of every seed in one compiled program. States are stacked on a leading seed
     axis (vmap); returns the new states and per-seed chunk-averaged metrics."""
     agent = agent_module(config)
+    if config.precision == "float32":  # traced under the context: exact float32 matmuls on any device
+        with jax.default_matmul_precision("float32"):
+            return _run_chunk(states, data, val_data, agent, config, length)
+    return _run_chunk(states, data, val_data, agent, config, length)
 
+
+def _run_chunk(states, data: DeviceData, val_data: DeviceData, agent, config: AgentConfig, length: int):
     def one_seed(state):
         state, infos = jax.lax.scan(lambda s, _: agent.update(s, data, config), state, None, length=length)
         metrics = jax.tree.map(lambda x: x.mean(), infos)

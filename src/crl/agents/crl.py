@@ -44,13 +44,13 @@ class TrainState(flax.struct.PyTreeNode):
 def critic_net(config: CRLConfig, size: int | None = None):
     return ensemble(ContrastiveEncoders, size or config.ensemble)(
         config.hidden, config.latent_dim, config.layer_norm, config.repr_norm, config.learned_temperature,
-        config.activation,
+        config.activation, config.compute_dtype,
     )  # fmt: skip
 
 
 def actor_net(config: CRLConfig, action_dim: int) -> Actor:
     return Actor(
-        config.hidden, action_dim, learned_std=config.actor_loss == "sac", activation=config.activation
+        config.hidden, action_dim, config.actor_loss == "sac", config.activation, config.compute_dtype
     )
 
 

@@ -15,7 +15,7 @@ from crl.networks import Actor, gaussian_log_prob
 
 
 def actor_net(config: GCBCConfig, action_dim: int) -> Actor:
-    return Actor(config.hidden, action_dim, activation=config.activation)
+    return Actor(config.hidden, action_dim, activation=config.activation, dtype=config.compute_dtype)
 
 
 def init(key: jax.Array, config: GCBCConfig, obs_dim: int, action_dim: int) -> TrainState:

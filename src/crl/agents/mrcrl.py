@@ -36,9 +36,9 @@ class MRCRLState(flax.struct.PyTreeNode):
 
 def encoder_nets(config: MRCRLConfig) -> dict[str, nn.Module]:
     return {
-        "z1": MLP(config.encoder_hidden, config.zs_dim, layer_norm=True),
-        "z2": MLP(config.encoder_hidden, config.zs_dim, layer_norm=True),
-        "m": MLP((config.proj_hidden,), config.proj_dim, layer_norm=False),
+        "z1": MLP(config.encoder_hidden, config.zs_dim, layer_norm=True, dtype=config.compute_dtype),
+        "z2": MLP(config.encoder_hidden, config.zs_dim, layer_norm=True, dtype=config.compute_dtype),
+        "m": MLP((config.proj_hidden,), config.proj_dim, layer_norm=False, dtype=config.compute_dtype),
     }
 
 
