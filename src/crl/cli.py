@@ -150,8 +150,11 @@ def _presets(args: Sequence[str]) -> int:
 
 def bench_report(paper: bool, seeds: int, length: int) -> str:
     """The quick (or paper-config) benchmark suite as a Markdown table."""
+    import numpy as np
+
     from crl import bench
     from crl.data.sampling import to_device
+    from crl.data.store import env_spaces
     from crl.presets import preset_config
 
     dataset = "pointmaze-medium-navigate-v0"
@@ -174,12 +177,14 @@ def bench_report(paper: bool, seeds: int, length: int) -> str:
                 f"({share:.0%} of the matmul rate) |"
             )
     config = preset_config("quick", dataset, "crl").agent
-    ev = bench.evaluation_speed("pointmaze-medium-v0", config, 2, 2, episodes=50)
-    rows.append(
-        f"| evaluation, pointmaze-medium (5 tasks x 50 episodes) | {ev['run_s']:.1f} s "
-        f"({ev['episodes_per_s']:.1f} episodes/s; building {ev['episodes']} env copies "
-        f"{ev['build_s']:.1f} s) |"
-    )
+    for env_id in ("pointmaze-medium-v0", "cube-single-v0"):
+        obs_shape, action_dim = env_spaces(env_id)
+        ev = bench.evaluation_speed(env_id, config, action_dim, int(np.prod(obs_shape)), episodes=50)
+        rows.append(
+            f"| evaluation, {env_id} (5 tasks x 50 episodes, untrained quick policy) | {ev['run_s']:.1f} s "
+            f"({ev['episodes_per_s']:.1f} episodes/s; building {ev['episodes']} env copies "
+            f"{ev['build_s']:.1f} s) |"
+        )
     rows.append(f"| peak host memory | {bench.peak_host_memory_gib():.2f} GiB |")
     device_memory = bench.device_memory_gib()
     if device_memory is not None:

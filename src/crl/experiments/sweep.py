@@ -183,14 +183,16 @@ def _flag_values(args: Sequence[str]) -> dict[str, str]:
     return {k: " ".join(v) for k, v in values.items()}
 
 
-def train_in_subprocess(args: Sequence[str], log_path: str, cwd: str) -> int:
+def train_in_subprocess(
+    args: Sequence[str], log_path: str, cwd: str, env: dict[str, str] | None = None
+) -> int:
     """Run `crl train ARGS --resume` with this Python, appending its output to `log_path`."""
     command = [sys.executable, "-m", "crl.cli", "train", *args, "--resume"]
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as log:
         log.write(f"\n[{time.strftime('%Y-%m-%d %H:%M:%S')}] {' '.join(command)}\n")
         log.flush()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the log is current even if the run is killed
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}  # the log stays current if killed
         done = subprocess.run(
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, env=env
         )
@@ -204,8 +206,12 @@ def run_local(runs: Sequence[Run], parallel: int, on_done: OnDone) -> None:
     """Runs in turn, or `parallel` at once, each in its own process."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
+    # Runs sharing a GPU must not each reserve most of its memory up front, as JAX does by default.
+    env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"} if parallel > 1 else {}
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        futures = {pool.submit(train_in_subprocess, r.args, str(r.log_path), os.getcwd()): r for r in runs}
+        futures = {
+            pool.submit(train_in_subprocess, r.args, str(r.log_path), os.getcwd(), env): r for r in runs
+        }
         for future in as_completed(futures):
             on_done(futures[future], future.result())
 
