@@ -271,7 +271,8 @@ def plot_curves(results: list[SeedResult], out_dir: Path) -> list[Path]:
             if not steps:
                 continue
             values = np.array([[c[s] for s in steps] for c in curves])
-            mean, std = values.mean(0), values.std(0)
+            mean = values.mean(0)
+            std = values.std(0, ddof=1) if len(curves) > 1 else np.zeros_like(mean)  # as the tables
             ax.plot(steps, mean, marker="o", label=f"{label} ({len(curves)} seeds)")
             ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
         ax.set(title=dataset, xlabel="update", ylabel="overall success (%)", ylim=(-2, 102))
