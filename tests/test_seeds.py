@@ -97,3 +97,19 @@ def test_batched_policy_matches_one_call_per_episode():
         state = unstack(stack(states), row // 4)
         single = np.asarray(agent.act(config, 2, state, obs[row : row + 1], goals[row : row + 1]))[0]
         np.testing.assert_allclose(batched[row], single, rtol=1e-5, atol=1e-6)
+
+
+def test_evaluation_in_waves_gives_the_same_results_as_one_wave():
+    sizes = []
+
+    def toward_goal(obs, goals):  # succeeds on some tasks and not others: a result worth comparing
+        sizes.append(len(obs))
+        return np.clip(3.0 * (goals - obs), -1.0, 1.0)
+
+    whole = evaluate_seeds(ENV, toward_goal, episodes=2, seeds=[5, 9], progress=False)
+    assert set(sizes) == {20}
+    sizes.clear()
+    waves = evaluate_seeds(ENV, toward_goal, episodes=2, seeds=[5, 9], progress=False, max_envs=4)
+    assert set(sizes) == {4}  # 2 rows per seed per wave, seed-major
+    assert [r.task_success for r in waves] == [r.task_success for r in whole]
+    assert 0.0 < np.mean([r.overall for r in whole]) < 1.0

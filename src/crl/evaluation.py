@@ -3,7 +3,8 @@
 For each of the environment's evaluation tasks, N episodes start from the task's (noised) initial
 state and goal; the policy acts deterministically until the episode ends (goal reached or time
 limit), and success is the environment's success flag at the last step. Every episode gets its
-own environment copy, and one batched policy call per step serves them all.
+own environment copy, and one batched policy call per step serves them all (in waves where the
+copies are too large to hold all at once: see `wave_size`).
 """
 
 from __future__ import annotations
@@ -59,45 +60,67 @@ def environments(env_id: str, count: int) -> list[gymnasium.Env]:
     return pool[:count]
 
 
+def wave_size(env_id: str) -> int:
+    """Environment copies stepped at once. Each copy of OGBench's manipulation environments (cube,
+    scene, puzzle) and of every pixel environment holds about 160 MB (measured: a renderer and its
+    buffers), so 250 at once would not fit in 24 GiB: they run in waves of 24 (~4 GB). The maze
+    environments take about 2 MB each and all run at once."""
+    heavy = env_id.startswith("visual-") or env_id.split("-")[0] in ("cube", "scene", "puzzle")
+    return 24 if heavy else 1024
+
+
 def evaluate(env_id: str, policy: Policy, episodes: int, seed: int = 0, progress: bool = True) -> EvalResult:
     """Run `episodes` episodes of every evaluation task at once; return per-task success rates."""
     return evaluate_seeds(env_id, policy, episodes, [seed], progress)[0]
 
 
 def evaluate_seeds(
-    env_id: str, policy: Policy, episodes: int, seeds: list[int], progress: bool = True
-) -> list[EvalResult]:
+    env_id: str, policy: Policy, episodes: int, seeds: list[int], progress: bool = True,
+    max_envs: int | None = None,
+) -> list[EvalResult]:  # fmt: skip
     """Evaluate several seeds' policies in the same environment steps; one result per seed.
 
-    Rows of the policy's batch are ordered seed-major (seed, task, episode), so a policy made of
-    stacked per-seed networks can reshape them to (seeds, episodes per seed, ...). Each seed's
-    episodes start exactly as in a one-seed evaluation with that seed.
+    Rows of the policy's batch are ordered seed-major (seed, task, episode), with as many rows per
+    seed, so a policy made of stacked per-seed networks can reshape them to (seeds, rows per seed,
+    ...). Episodes run in waves of at most `max_envs` copies (default: `wave_size`); each seed's
+    episodes start exactly as in a one-seed, one-wave evaluation, so waves do not change results.
     """
     probe = environments(env_id, 1)[0]
     task_infos = probe.unwrapped.task_infos
-    max_steps = probe.spec.max_episode_steps
-    tasks = range(1, len(task_infos) + 1)
-    jobs = [(s, task_id, ep) for s in seeds for task_id in tasks for ep in range(episodes)]
+    per_seed = [(task_id, ep) for task_id in range(1, len(task_infos) + 1) for ep in range(episodes)]
+    width = max(1, (max_envs or wave_size(env_id)) // len(seeds))
+    success: dict[tuple[int, int, int], float] = {}
+    with tqdm(total=len(seeds) * len(per_seed), desc="evaluating", unit="episode", disable=not progress,
+              leave=False) as bar:  # fmt: skip
+        for first in range(0, len(per_seed), width):
+            wave = [(s, t, e) for s in seeds for t, e in per_seed[first : first + width]]
+            success.update(zip(wave, _run_wave(env_id, policy, wave, bar), strict=True))
+    return [
+        EvalResult(
+            {
+                info["task_name"]: float(np.mean([success[(s, t, e)] for e in range(episodes)]))
+                for t, info in enumerate(task_infos, start=1)
+            },
+            episodes,
+        )  # fmt: skip
+        for s in seeds
+    ]
+
+
+def _run_wave(env_id: str, policy: Policy, jobs: list, bar: tqdm) -> np.ndarray:
+    """Step one environment copy per (seed, task, episode) job until every episode has ended."""
     envs = environments(env_id, len(jobs))
     starts = [reset_episode(env, *job) for env, job in zip(envs, jobs, strict=True)]
     obs = np.stack([s[0] for s in starts])
     goals = np.stack([s[1] for s in starts])
     running = np.ones(len(jobs), bool)
     success = np.zeros(len(jobs))
-    with tqdm(total=max_steps, desc="evaluating", unit="step", disable=not progress, leave=False) as bar:
-        while running.any():
-            actions = np.asarray(policy(obs, goals))
-            for i in np.flatnonzero(running):
-                obs[i], _, terminated, truncated, info = envs[i].step(actions[i])
-                if terminated or truncated:
-                    running[i] = False
-                    success[i] = info["success"]
-            bar.update(1)
-    results = []
-    for s in seeds:
-        per_task = {}
-        for task_id, info in enumerate(task_infos, start=1):
-            mask = np.array([job[0] == s and job[1] == task_id for job in jobs])
-            per_task[info["task_name"]] = float(success[mask].mean())
-        results.append(EvalResult(per_task, episodes))
-    return results
+    while running.any():  # every episode ends: the environments carry OGBench's time limits
+        actions = np.asarray(policy(obs, goals))
+        for i in np.flatnonzero(running):
+            obs[i], _, terminated, truncated, info = envs[i].step(actions[i])
+            if terminated or truncated:
+                running[i] = False
+                success[i] = info["success"]
+                bar.update(1)
+    return success
