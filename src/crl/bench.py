@@ -92,17 +92,19 @@ def update_flops(config: AgentConfig, state, data: DeviceData) -> float:
 
 def evaluation_speed(env_id: str, config: AgentConfig, action_dim: int, obs_dim: int, episodes: int) -> dict:
     """Wall time of one OGBench-protocol evaluation (5 tasks x `episodes`) of an untrained policy."""
-    from crl.evaluation import environments, evaluate_seeds
+    from crl.evaluation import environments, evaluate_seeds, wave_size
 
     state = agent_module(config).init(jax.random.PRNGKey(0), config, obs_dim, action_dim)
     policy = policy_for(stack([state]), config, action_dim, 1)
     tic = time.perf_counter()
-    environments(env_id, 5 * episodes)  # building the environment copies, timed separately
+    copies = min(5 * episodes, wave_size(env_id))
+    environments(env_id, copies)  # building the environment copies, timed separately
     build = time.perf_counter() - tic
     tic = time.perf_counter()
     evaluate_seeds(env_id, policy, episodes, [0], progress=False)
     run = time.perf_counter() - tic
-    return {"episodes": 5 * episodes, "build_s": build, "run_s": run, "episodes_per_s": 5 * episodes / run}
+    return {"episodes": 5 * episodes, "copies": copies, "build_s": build, "run_s": run,
+            "episodes_per_s": 5 * episodes / run}  # fmt: skip
 
 
 def transfer_time(regular: dict) -> float:

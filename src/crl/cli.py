@@ -182,7 +182,7 @@ def bench_report(paper: bool, seeds: int, length: int) -> str:
         ev = bench.evaluation_speed(env_id, config, action_dim, int(np.prod(obs_shape)), episodes=50)
         rows.append(
             f"| evaluation, {env_id} (5 tasks x 50 episodes, untrained quick policy) | {ev['run_s']:.1f} s "
-            f"({ev['episodes_per_s']:.1f} episodes/s; building {ev['episodes']} env copies "
+            f"({ev['episodes_per_s']:.1f} episodes/s; building {ev['copies']} env copies "
             f"{ev['build_s']:.1f} s) |"
         )
     rows.append(f"| peak host memory | {bench.peak_host_memory_gib():.2f} GiB |")
