@@ -67,7 +67,9 @@ def main() -> None:
         f"on {datetime.date.today()}. Machine: {platform.machine()}, {os.cpu_count()} CPU cores, JAX "
         f"device: {jax.devices()[0].device_kind}; jax {jax.__version__}. {DATASET}, seed 0, one seed; "
         f"updates/s is the median over {args.chunk}-update chunks after the first (compiling) one; the "
-        f"losses are the last chunk's means (val: the -val file).",
+        f"losses are the last chunk's means (val: the -val file). On a CPU, default and float32 are the "
+        "same float32 arithmetic (their losses agree exactly), so their rates differ by run-to-run noise "
+        "only; TF32 exists on NVIDIA GPUs only.",
         "",
         *rows,
     ]

@@ -29,7 +29,7 @@ def main() -> None:
     lines = [
         SECTION + (" (paper configs)" if args.paper else " (quick configs)"),
         "",
-        f"Produced by `python benchmarks/throughput.py{' --paper' if args.paper else ''}` "
+        f"Produced by `python benchmarks/throughput.py{' --paper' * args.paper} --length {args.length}` "
         f"on {datetime.date.today()}. Machine: {platform.machine()}, {os.cpu_count()} CPU cores, "
         f"JAX device: {device}; jax {jax.__version__}.",
         "Each rate is the median of 3 timed chunks after one untimed (compiling) chunk, on a synthetic "
