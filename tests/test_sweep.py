@@ -49,8 +49,10 @@ def test_grid_expands_into_one_directory_per_seed(tmp_path):
     separate = sw.expand(tmp_path, datasets, arms, range(3), False, ["--steps", "10"])
     assert len(together) == 6 and len(separate) == 18
     seed_dirs = sorted(d for r in together for d in r.seed_dirs)
-    assert seed_dirs == sorted(r.run_dir for r in separate)
-    assert tmp_path / "scene-play-v0" / "mrcrl-l2-loss" / "seed2" in seed_dirs
+    assert [d.relative_to(tmp_path).parts for d in seed_dirs] == sorted(
+        (*r.run_dir.relative_to(tmp_path).parts[:2], "seeds0-2", r.run_dir.name) for r in separate
+    )
+    assert tmp_path / "scene-play-v0" / "mrcrl-l2-loss" / "seeds0-2" / "seed2" in seed_dirs
     config = sw.run_config(together[2])
     assert (config.agent.variant, config.steps, config.seeds, config.preset) == (
         "l2-loss",

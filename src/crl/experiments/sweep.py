@@ -1,10 +1,11 @@
 """Sweeps: a grid of datasets x arms (agent, variant, preset) x seeds, expanded into `crl train` runs.
 
-Every seed's results land in OUT/DATASET/LABEL/seedS, an ordinary run directory. Seeds of one
-(dataset, arm) train together in one compiled program by default (`crl train --seeds N`), so one
-run covers them all. OUT/sweep.json records each run's flags: re-running a sweep skips finished
-runs, resumes interrupted ones from their checkpoints, and refuses a directory started with other
-flags, so runs cannot be lost or mixed up.
+Every seed's results land in an ordinary run directory: OUT/DATASET/LABEL/seedS, or
+OUT/DATASET/LABEL/seedsA-B/seedS when seeds A..B of one (dataset, arm) train together in one
+compiled program (`crl train --seeds N`, the default), so that one run covers them all.
+OUT/sweep.json records each run's flags: re-running a sweep skips finished runs, resumes
+interrupted ones from their checkpoints, and refuses a directory started with other flags, so
+runs cannot be lost or mixed up.
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ def expand(
         for arm in arms:
             for group in groups:
                 arm_dir = out.absolute() / dataset / arm.label
-                run_dir = arm_dir if len(group) > 1 else arm_dir / f"seed{group[0]}"
+                # A group's directory names its seeds, so a later sweep can add seeds beside it.
+                name = f"seed{group[0]}" if len(group) == 1 else f"seeds{group[0]}-{group[-1]}"
+                run_dir = arm_dir / name
                 args = ["--dataset", dataset, "--agent", arm.agent, "--preset", arm.preset]
                 args += ["--seed", str(group[0]), "--seeds", str(len(group)), "--run-dir", str(run_dir)]
                 args += [] if arm.variant is None else ["--agent.variant", arm.variant]
