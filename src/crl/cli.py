@@ -209,8 +209,9 @@ def _bench(args: Sequence[str]) -> int:
 
 SWEEP_EPILOG = """Any other flag is a `crl train` flag and applies to every run, e.g. --steps 100000,
 --eval-episodes 20, --data-dir DIR, --agent.lr 1e-4. Each seed's results go to
-OUT/DATASET/LABEL/seedS. Re-running the same command skips finished runs and resumes interrupted
-ones; OUT/sweep.json records every run's flags."""
+OUT/DATASET/LABEL/seedsA-B/seedS (OUT/DATASET/LABEL/seedS with --separate-seeds). Re-running the
+same command skips finished runs and resumes interrupted ones; OUT/sweep.json records every run's
+flags."""
 
 
 def _execution_flags(parser: argparse.ArgumentParser) -> None:

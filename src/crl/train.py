@@ -218,7 +218,7 @@ def train(config: TrainConfig) -> list[EvalResult] | None:
         )
         if not config.eval_episodes:
             return None
-        finished = [_final_eval(directory, config.steps) for _, directory in runs]
+        finished = [logged_evaluation(directory, config.steps) for _, directory in runs]
         if start == config.steps and all(finished):
             return finished
         return evaluate_now(step=config.steps, states=states)
@@ -236,10 +236,11 @@ def _evaluation_missing(runs: list[tuple[int, Path]], step: int, config: TrainCo
         and 0 < step < config.steps
         and step % config.eval_every == 0
     )
-    return bool(due) and any(_final_eval(directory, step) is None for _, directory in runs)
+    return bool(due) and any(logged_evaluation(directory, step) is None for _, directory in runs)
 
 
-def _final_eval(directory: Path, steps: int) -> EvalResult | None:
+def logged_evaluation(directory: Path, steps: int) -> EvalResult | None:
+    """The evaluation at update `steps` recorded in the run directory's eval.jsonl, if there is one."""
     done = [r for r in read_jsonl(directory / "eval.jsonl") if r["step"] == steps]
     return EvalResult(done[-1]["tasks"], done[-1]["episodes_per_task"]) if done else None
 

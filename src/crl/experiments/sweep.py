@@ -128,9 +128,9 @@ def run_config(run: Run) -> TrainConfig:
 
 def _finished(seed_dir: Path, config: TrainConfig) -> bool:
     if config.eval_episodes:
-        from crl.logs import read_jsonl
+        from crl.train import logged_evaluation
 
-        return any(r.get("step") == config.steps for r in read_jsonl(seed_dir / "eval.jsonl"))
+        return logged_evaluation(seed_dir, config.steps) is not None
     return (seed_dir / "checkpoints" / str(config.steps)).is_dir()
 
 
