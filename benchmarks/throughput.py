@@ -33,7 +33,11 @@ def main() -> None:
         f"on {datetime.date.today()}. Machine: {platform.machine()}, {os.cpu_count()} CPU cores, "
         f"JAX device: {device}; jax {jax.__version__}.",
         "Each rate is the median of 3 timed chunks after one untimed (compiling) chunk, on a synthetic "
-        "pointmaze-sized dataset (1M rows; an update's cost does not depend on the values).",
+        "pointmaze-sized dataset (1M rows; an update's cost does not depend on the values). "
+        "'Where the time goes' is one traced chunk of one seed (`crl.profiling`): the executed XLA ops "
+        "(kernels on a GPU) per update, and their summed time by what they compute and by pass "
+        "(forward or backward of a loss; rest = sampling, optimizer, targets, metrics). On a CPU ops "
+        "run on several threads, so summed op time can exceed wall time.",
         "",
         table,
     ]

@@ -1,6 +1,7 @@
 """Measurements behind `crl bench` and benchmarks/throughput.py: update throughput (1 and N seeds),
 FLOPs per update from XLA's cost analysis against the machine's measured matmul rate, evaluation
-speed, and dataset transfer time and memory. Timings are medians of repeated measurements."""
+speed, and dataset load and transfer time and memory (the op profile is crl.profiling). Timings are
+medians of repeated measurements."""
 
 from __future__ import annotations
 
@@ -105,6 +106,25 @@ def evaluation_speed(env_id: str, config: AgentConfig, action_dim: int, obs_dim:
     run = time.perf_counter() - tic
     return {"episodes": 5 * episodes, "copies": copies, "build_s": build, "run_s": run,
             "episodes_per_s": 5 * episodes / run}  # fmt: skip
+
+
+def load_time(n: int, obs_dim: int, action_dim: int) -> float:
+    """Seconds to read and validate an OGBench-format file of `n` rows (written as `crl data generate`
+    writes it, compressed) and turn it into the regular layout, as `crl train` does."""
+    import tempfile
+    from pathlib import Path
+
+    from crl.data.dataset import read_npz, to_layout
+    from crl.data.generate import write_npz_atomic
+
+    regular = synthetic_dataset(n, obs_dim, action_dim)
+    raw = {k: regular[k] for k in ("observations", "actions", "terminals")}
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "bench.npz"
+        write_npz_atomic(path, raw)
+        tic = time.perf_counter()
+        to_layout(read_npz(path))
+        return time.perf_counter() - tic
 
 
 def transfer_time(regular: dict) -> float:

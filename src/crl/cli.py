@@ -156,14 +156,17 @@ def bench_report(paper: bool, seeds: int, length: int) -> str:
     from crl.data.sampling import to_device
     from crl.data.store import env_spaces
     from crl.presets import preset_config
+    from crl.profiling import format_profile, profile_chunk
 
     dataset = "pointmaze-medium-navigate-v0"
     regular = bench.synthetic_dataset(1_000_000, obs_dim=2, action_dim=2)
+    load = bench.load_time(1_000_000, obs_dim=2, action_dim=2)
     transfer = bench.transfer_time(regular)
     data = to_device(regular)
     peak_matmul = bench.matmul_flops_per_s()
     rows = ["| measurement | value |", "| --- | --- |"]
     rows.append(f"| float32 matmul rate (2048^3) | {peak_matmul / 1e9:,.1f} GFLOP/s |")
+    rows.append(f"| dataset load (1M-row .npz: read, validate, regular layout) | {load:.2f} s |")
     rows.append(f"| dataset to device (1M x 2 obs) | {transfer * 1e3:.0f} ms |")
     for agent in ("crl", "mrcrl"):
         preset = ("mrcrl-paper" if agent == "mrcrl" else "paper") if paper else "quick"
@@ -176,6 +179,9 @@ def bench_report(paper: bool, seeds: int, length: int) -> str:
                 f"{t.flops_per_update / 1e9:.2f} GFLOP/update, {t.flops_per_s / 1e9:,.1f} GFLOP/s "
                 f"({share:.0%} of the matmul rate) |"
             )
+        rows += format_profile(
+            f"where {agent} {preset}'s time goes", profile_chunk(config, data, 1, 2, 2, length)
+        )
     config = preset_config("quick", dataset, "crl").agent
     for env_id in ("pointmaze-medium-v0", "cube-single-v0"):
         obs_shape, action_dim = env_spaces(env_id)
@@ -194,7 +200,8 @@ def bench_report(paper: bool, seeds: int, length: int) -> str:
 
 def _bench(args: Sequence[str]) -> int:
     def run(paper: bool = False, seeds: int = 4, length: int = 100) -> None:
-        """Measure update throughput (1 and N seeds), FLOPs per update, evaluation speed and memory here.
+        """Measure update throughput (1 and N seeds), FLOPs per update, where an update's time goes,
+        dataset load and transfer, evaluation speed and memory here.
 
         Args:
             paper: Use the paper-size configs (meant for a GPU) instead of the quick ones.

@@ -1,0 +1,178 @@
+"""Where a training chunk's time goes: a JAX profiler trace of one compiled chunk, with every executed
+XLA op classified by what it computes (matmul, gather/scatter, reduction, copy, elementwise) and by
+the pass it belongs to (forward or backward of a loss, or the rest: sampling, optimizer, bookkeeping).
+
+The classification reads the compiled program's HLO text, so it works on any backend whose trace
+events name their HLO op (CPU thunks and GPU kernels both do)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+
+from crl.agents import agent_module
+from crl.config import AgentConfig
+from crl.data.sampling import DeviceData
+from crl.train import run_chunk, stack
+
+CATEGORIES = ("matmul", "gather/scatter", "reduction", "copy", "elementwise")
+PASSES = ("forward", "backward", "rest")
+CONTAINERS = {"while", "call", "conditional", "async-start", "async-done", "async-update"}
+_OPCODES = {
+    "matmul": {"dot", "convolution"},
+    "gather/scatter": {"gather", "scatter", "dynamic-slice", "dynamic-update-slice"},
+    "reduction": {"reduce", "reduce-window", "sort", "all-reduce"},
+    "copy": {"copy", "transpose", "bitcast", "reshape", "copy-start", "copy-done"},
+}
+_INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+) = (.*)$")
+_COMPUTATION = re.compile(r"^(?:ENTRY\s+)?%?([\w.\-]+) \(.*\{\s*$")
+_OPCODE = re.compile(r"(?<=\s)([a-z][\w\-]*)\(")
+
+
+@dataclass(frozen=True)
+class HloOp:
+    category: str  # one of CATEGORIES, or "container" (while/call: their time is their ops' time)
+    phase: str  # one of PASSES
+
+
+def _category(opcode: str, line: str, called: list[str]) -> str:
+    if opcode in CONTAINERS:
+        return "container"
+    if opcode == "custom-call" and re.search(r"gemm|matmul|cublas", line, re.I):
+        return "matmul"
+    if opcode == "fusion" and called:
+        return called[0]
+    for category, opcodes in _OPCODES.items():
+        if opcode in opcodes:
+            return category
+    return "elementwise"
+
+
+def _phase(line: str) -> str:
+    match = re.search(r'op_name="([^"]*)"', line)
+    name = match.group(1) if match else ""
+    if "transpose(" in name:  # JAX names the ops of a VJP's backward pass transpose(...)
+        return "backward"
+    return "forward" if "jvp(" in name else "rest"
+
+
+def classify_hlo(hlo_text: str) -> dict[str, HloOp]:
+    """Every instruction of a compiled module, by name. A fusion takes the most telling category of
+    what it fuses: matmul over gather/scatter over reduction over copy over elementwise."""
+    lines: dict[str, tuple[str, str, str]] = {}  # name -> (opcode, line, computation it belongs to)
+    computations: dict[str, list[str]] = {}
+    current = ""
+    for line in hlo_text.splitlines():
+        head = _COMPUTATION.match(line)
+        if head:
+            current = head.group(1)
+            computations[current] = []
+            continue
+        match = _INSTRUCTION.match(line)
+        if not match:
+            continue
+        opcode = _OPCODE.search(" " + match.group(2))
+        lines[match.group(1)] = (opcode.group(1) if opcode else "", line, current)
+        computations.setdefault(current, []).append(match.group(1))
+
+    memo: dict[str, str] = {}
+
+    def fused_category(computation: str) -> str:
+        if computation not in memo:
+            memo[computation] = "elementwise"  # guards against cycles while recursing
+            found = {category_of(name) for name in computations.get(computation, [])}
+            order = [c for c in CATEGORIES if c in found]
+            memo[computation] = order[0] if order else "elementwise"
+        return memo[computation]
+
+    def category_of(name: str) -> str:
+        opcode, line, _ = lines[name]
+        called = re.findall(r"calls=%?([\w.\-]+)", line) if opcode == "fusion" else []
+        return _category(opcode, line, [fused_category(c) for c in called])
+
+    return {name: HloOp(category_of(name), _phase(line)) for name, (_, line, _) in lines.items()}
+
+
+def trace_events(trace_dir: Path, module: str) -> list[tuple[str, float]]:
+    """(HLO op, seconds) of every op event of `module` in a perfetto trace. Device events are preferred
+    where the trace has them: on a GPU the host's launch events would count the same op twice."""
+    path = next(trace_dir.rglob("perfetto_trace.json.gz"), None)
+    if path is None:
+        raise FileNotFoundError(f"no perfetto_trace.json.gz under {trace_dir}")
+    events = json.loads(gzip.decompress(path.read_bytes()))["traceEvents"]
+    processes = {e["pid"]: e["args"]["name"] for e in events if e.get("name") == "process_name"}
+    ops = [
+        e for e in events
+        if e.get("ph") == "X" and module in e.get("args", {}).get("hlo_module", "") and "hlo_op" in e["args"]
+    ]  # fmt: skip
+    on_device = [e for e in ops if processes.get(e["pid"], "").startswith("/device:")]
+    return [(e["args"]["hlo_op"], e["dur"] / 1e6) for e in on_device or ops]
+
+
+@dataclass
+class ChunkProfile:
+    updates: int  # per seed
+    seeds: int
+    wall_s: float  # the traced chunk, end to end
+    op_s: dict[tuple[str, str], float]  # (category, phase) -> seconds summed over op events
+    op_count: int  # executed ops (kernel launches on a GPU), containers left out
+    top: list[tuple[str, HloOp, float]]  # the costliest ops: (name, classification, seconds)
+
+    @property
+    def total_op_s(self) -> float:
+        return sum(self.op_s.values())
+
+    def share(self, category: str | None = None, phase: str | None = None) -> float:
+        picked = sum(
+            s for (c, p), s in self.op_s.items() if category in (None, c) and phase in (None, p)
+        )  # fmt: skip
+        return picked / self.total_op_s if self.total_op_s else 0.0
+
+
+def profile_chunk(
+    config: AgentConfig, data: DeviceData, seeds: int, obs_dim: int, action_dim: int, length: int
+) -> ChunkProfile:
+    """Trace one `length`-update chunk of `seeds` vmapped seeds (after an untraced compiling one)."""
+    agent = agent_module(config)
+    states = stack([agent.init(jax.random.PRNGKey(s), config, obs_dim, action_dim) for s in range(seeds)])
+    ops = classify_hlo(run_chunk.lower(states, data, data, config, length).compile().as_text())
+    states, metrics = run_chunk(states, data, data, config, length)
+    jax.block_until_ready(metrics)
+    with tempfile.TemporaryDirectory() as trace_dir:
+        with jax.profiler.trace(trace_dir, create_perfetto_trace=True):
+            tic = time.perf_counter()
+            jax.block_until_ready(run_chunk(states, data, data, config, length))
+            wall = time.perf_counter() - tic
+        events = trace_events(Path(trace_dir), "run_chunk")
+    op_s: Counter = Counter()
+    per_op: Counter = Counter()
+    count = 0
+    for name, seconds in events:
+        op = ops.get(name)
+        if op is None or op.category == "container":
+            continue
+        op_s[(op.category, op.phase)] += seconds
+        per_op[name] += seconds
+        count += 1
+    top = [(name, ops[name], s) for name, s in per_op.most_common(5)]
+    return ChunkProfile(length, seeds, wall, dict(op_s), count, top)
+
+
+def format_profile(label: str, p: ChunkProfile) -> list[str]:
+    """Markdown table rows: where the op time goes, by category and by pass."""
+    by_category = ", ".join(f"{c} {p.share(category=c):.0%}" for c in CATEGORIES)
+    by_phase = ", ".join(f"{ph} {p.share(phase=ph):.0%}" for ph in PASSES)
+    top = "; ".join(f"{name} ({op.category}, {op.phase}) {s / p.total_op_s:.0%}" for name, op, s in p.top)
+    return [
+        f"| {label} | {p.wall_s / p.updates * 1e3:.2f} ms/update ({p.seeds} seed(s)); "
+        f"{p.op_count / p.updates:.0f} ops/update; op time by kind: {by_category}; "
+        f"by pass: {by_phase}; costliest ops: {top} |"
+    ]

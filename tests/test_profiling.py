@@ -1,0 +1,89 @@
+"""The profile's op classification (HLO text -> kind and pass) and a traced chunk's accounting."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from crl.bench import synthetic_dataset
+from crl.config import CRLConfig
+from crl.data.sampling import to_device
+from crl.profiling import CATEGORIES, PASSES, classify_hlo, profile_chunk
+
+HLO = """HloModule m
+
+%fused_matmul (p0: f32[4,4], p1: f32[4,4]) -> f32[4] {
+  %p0 = f32[4,4]{1,0} parameter(0)
+  %p1 = f32[4,4]{1,0} parameter(1)
+  %d = f32[4,4]{1,0} dot(%p0, %p1), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  %z = f32[] constant(0)
+  ROOT %r = f32[4]{0} reduce(%d, %z), dimensions={1}, to_apply=%add
+}
+
+%fused_gather (p0: f32[8,4], p1: s32[2]) -> f32[2,4] {
+  %p0 = f32[8,4]{1,0} parameter(0)
+  %p1 = s32[2]{0} parameter(1)
+  %g = f32[2,4]{1,0} gather(%p0, %p1), offset_dims={1}, collapsed_slice_dims={0}, start_index_map={0}
+  ROOT %e = f32[2,4]{1,0} exponential(%g)
+}
+
+%nested (p0: f32[4,4], p1: f32[4,4]) -> f32[4] {
+  %p0 = f32[4,4]{1,0} parameter(0)
+  %p1 = f32[4,4]{1,0} parameter(1)
+  ROOT %f = f32[4]{0} fusion(%p0, %p1), kind=kLoop, calls=%fused_matmul
+}
+
+ENTRY %main (a: f32[4,4], t: f32[8,4], i: s32[2]) -> (f32[4], f32[2,4]) {
+  %a = f32[4,4]{1,0} parameter(0)
+  %t = f32[8,4]{1,0} parameter(1)
+  %i = s32[2]{0} parameter(2)
+  %mm = f32[4]{0} fusion(%a, %a), kind=kOutput, calls=%fused_matmul, metadata={op_name="f/jvp(n)/dot"}
+  %outer = f32[4]{0} fusion(%a, %a), kind=kLoop, calls=%nested, metadata={op_name="f/transpose(jvp(n))"}
+  %ga = f32[2,4]{1,0} fusion(%t, %i), kind=kLoop, calls=%fused_gather, metadata={op_name="jit(f)/gather"}
+  %cp = f32[4,4]{0,1} copy(%a)
+  %w = (s32[], f32[4]) while(%tuple), condition=%cond, body=%body
+  %s = f32[4,4]{1,0} custom-call(%a, %a), custom_call_target="__cublas$gemm"
+  ROOT %out = (f32[4]{0}, f32[2,4]{1,0}) tuple(%mm, %ga)
+}
+"""
+
+
+def test_classify_hlo_by_what_fusions_compute_and_by_pass():
+    ops = classify_hlo(HLO)
+    assert (ops["mm"].category, ops["mm"].phase) == ("matmul", "forward")  # a dot outranks its reduce
+    assert (ops["outer"].category, ops["outer"].phase) == ("matmul", "backward")  # through a nested fusion
+    assert (ops["ga"].category, ops["ga"].phase) == ("gather/scatter", "rest")
+    assert ops["cp"].category == "copy"
+    assert ops["w"].category == "container"
+    assert ops["s"].category == "matmul"  # a cuBLAS gemm call
+    assert ops["out"].category == "elementwise"
+    assert ops["r"].category == "reduction" and ops["e"].category == "elementwise"
+
+
+def test_classify_hlo_of_a_compiled_gradient():
+    def loss(w, x, idx):
+        return jnp.sum(jnp.tanh(x[idx] @ w))
+
+    args = (jnp.ones((8, 8)), jnp.ones((64, 8)), jnp.arange(16))
+    ops = classify_hlo(jax.jit(jax.grad(loss)).lower(*args).compile().as_text())
+    kinds = {(op.category, op.phase) for op in ops.values()}
+    assert ("matmul", "forward") in kinds and ("matmul", "backward") in kinds
+    assert any(op.category == "gather/scatter" for op in ops.values())
+
+
+@pytest.fixture(scope="module")
+def profile():
+    config = CRLConfig(batch_size=32, hidden=(32, 32), latent_dim=16).for_run(5000)
+    data = to_device(synthetic_dataset(5000, obs_dim=2, action_dim=2))
+    return profile_chunk(config, data, seeds=1, obs_dim=2, action_dim=2, length=5)
+
+
+def test_profile_accounts_for_every_traced_op(profile):
+    assert profile.updates == 5 and profile.wall_s > 0
+    assert profile.op_count > 5 * 10  # an update is many ops: encoders, losses, gradients, Adam
+    assert sum(profile.share(category=c) for c in CATEGORIES) == pytest.approx(1.0)
+    assert sum(profile.share(phase=p) for p in PASSES) == pytest.approx(1.0)
+    assert profile.share("matmul") > 0 and profile.share(phase="backward") > 0
+    assert all(op.category != "container" for _, op, _ in profile.top)
+    assert [s for *_, s in profile.top] == sorted((s for *_, s in profile.top), reverse=True)
