@@ -22,7 +22,7 @@ from crl.data import store
 from crl.data.names import data_dir
 from crl.data.sampling import to_device
 from crl.presets import preset_config
-from crl.train import run_chunk, stack
+from crl.train import run_chunk, stack, validate
 
 SECTION = "## Matmul precision"
 DATASET = "pointmaze-medium-navigate-v0"
@@ -36,10 +36,11 @@ def measure(config, data, steps: int, chunk: int) -> dict:
     rates, metrics = [], {}
     for i in range(steps // chunk):
         tic = time.perf_counter()
-        states, metrics = run_chunk(states, train, val, config, chunk)
+        states, metrics = run_chunk(states, train, config, chunk)
         metrics = jax.device_get(metrics)
         if i > 0:  # the first chunk compiles
             rates.append(chunk / (time.perf_counter() - tic))
+    metrics |= jax.device_get(validate(states, val, config))
     return {"rate": statistics.median(rates), **{k: float(metrics[k][0]) for k in KEYS if k in metrics}}
 
 

@@ -36,8 +36,9 @@ def main() -> None:
         "pointmaze-sized dataset (1M rows; an update's cost does not depend on the values). "
         "'Where the time goes' is one traced chunk of one seed (`crl.profiling`): the executed XLA ops "
         "(kernels on a GPU) per update, and their summed time by what they compute and by pass "
-        "(forward or backward of a loss; rest = sampling, optimizer, targets, metrics). On a CPU ops "
-        "run on several threads, so summed op time can exceed wall time.",
+        "(forward or backward of a differentiated loss; no-grad: sampling, target networks and other "
+        "stop-gradient inputs, the optimizer). On a CPU ops run on several threads, so summed op time "
+        "can exceed wall time.",
         "",
         table,
     ]

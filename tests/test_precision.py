@@ -19,8 +19,8 @@ SMALL = dict(batch_size=64, hidden=(64, 64), latent_dim=16)
 def _train(config, steps=50):
     data = to_device(synthetic_dataset(4000, 4, 2, episode=101), config.needs_next_observations)
     state = stack([agent_module(config).init(jax.random.PRNGKey(0), config, 4, 2)])
-    lowered = run_chunk.lower(state, data, data, config, steps)
-    state, metrics = run_chunk(state, data, data, config, steps)
+    lowered = run_chunk.lower(state, data, config, steps)
+    state, metrics = run_chunk(state, data, config, steps)
     return state, jax.device_get(metrics), lowered.as_text()
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -9,7 +12,7 @@ import pytest
 from crl.bench import synthetic_dataset
 from crl.config import CRLConfig
 from crl.data.sampling import to_device
-from crl.profiling import CATEGORIES, PASSES, classify_hlo, profile_chunk
+from crl.profiling import CATEGORIES, PASSES, classify_hlo, profile_chunk, summarize, trace_events
 
 HLO = """HloModule m
 
@@ -53,7 +56,7 @@ def test_classify_hlo_by_what_fusions_compute_and_by_pass():
     ops = classify_hlo(HLO)
     assert (ops["mm"].category, ops["mm"].phase) == ("matmul", "forward")  # a dot outranks its reduce
     assert (ops["outer"].category, ops["outer"].phase) == ("matmul", "backward")  # through a nested fusion
-    assert (ops["ga"].category, ops["ga"].phase) == ("gather/scatter", "rest")
+    assert (ops["ga"].category, ops["ga"].phase) == ("gather/scatter", "no-grad")
     assert ops["cp"].category == "copy"
     assert ops["w"].category == "container"
     assert ops["s"].category == "matmul"  # a cuBLAS gemm call
@@ -87,3 +90,53 @@ def test_profile_accounts_for_every_traced_op(profile):
     assert profile.share("matmul") > 0 and profile.share(phase="backward") > 0
     assert all(op.category != "container" for _, op, _ in profile.top)
     assert [s for *_, s in profile.top] == sorted((s for *_, s in profile.top), reverse=True)
+
+
+def _write_trace(directory, events):
+    path = directory / "plugins" / "profile" / "run" / "perfetto_trace.json.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(json.dumps({"traceEvents": events}).encode()))
+
+
+def test_a_gpu_trace_counts_device_kernels_once_and_reports_what_it_cannot_attribute(tmp_path):
+    """Host launch events and device kernels both name the op: only the device's count. A kernel
+    named after its fusion (fusion_3 for fusion.3) is matched; a library kernel is unattributed."""
+    meta = [
+        {"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "/host:CPU"}},
+        {"ph": "M", "name": "process_name", "pid": 2, "args": {"name": "/device:GPU:0"}},
+    ]
+    launch = {
+        "ph": "X",
+        "pid": 1,
+        "dur": 50.0,
+        "name": "mm",
+        "args": {"hlo_op": "mm", "hlo_module": "jit_run_chunk"},
+    }
+    kernels = [
+        {
+            "ph": "X",
+            "pid": 2,
+            "dur": 30.0,
+            "name": "mm",
+            "args": {"hlo_op": "mm", "hlo_module": "jit_run_chunk"},
+        },
+        {"ph": "X", "pid": 2, "dur": 10.0, "name": "ga", "args": {}},
+        {"ph": "X", "pid": 2, "dur": 40.0, "name": "sm90_xmma_gemm", "args": {}},
+        {
+            "ph": "X",
+            "pid": 2,
+            "dur": 99.0,
+            "name": "other",
+            "args": {"hlo_op": "x", "hlo_module": "jit_other"},
+        },
+    ]
+    _write_trace(tmp_path, meta + [launch] + kernels)
+    events = trace_events(tmp_path, "run_chunk")
+    assert sorted(events) == sorted([("mm", 30e-6), ("ga", 10e-6), ("sm90_xmma_gemm", 40e-6)])
+    ops = classify_hlo(HLO.replace("%ga =", "%fusion.3 =").replace("ga)", "fusion.3)"))
+    profile = summarize([("mm", 30e-6), ("fusion_3", 10e-6), ("sm90_xmma_gemm", 40e-6)], ops, 2, 1, 1e-3)
+    assert profile.op_count == 2 and profile.unattributed_s == pytest.approx(40e-6)
+    assert profile.share("matmul") == pytest.approx(0.75) and profile.share(
+        "gather/scatter"
+    ) == pytest.approx(0.25)
+    assert profile.share(phase="forward") == pytest.approx(0.75)

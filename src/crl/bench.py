@@ -72,12 +72,12 @@ def update_throughput(
     agent = agent_module(config)
     states = stack([agent.init(jax.random.PRNGKey(s), config, obs_dim, action_dim) for s in range(seeds)])
     flops = update_flops(config, agent.init(jax.random.PRNGKey(0), config, obs_dim, action_dim), data)
-    states, metrics = run_chunk(states, data, data, config, length)
+    states, metrics = run_chunk(states, data, config, length)
     jax.block_until_ready(metrics)
     times = []
     for _ in range(repeats):
         tic = time.perf_counter()
-        states, metrics = run_chunk(states, data, data, config, length)
+        states, metrics = run_chunk(states, data, config, length)
         jax.block_until_ready(metrics)
         times.append(time.perf_counter() - tic)
     return Throughput(seeds, length / statistics.median(times), flops)

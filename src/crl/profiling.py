@@ -1,6 +1,7 @@
 """Where a training chunk's time goes: a JAX profiler trace of one compiled chunk, with every executed
 XLA op classified by what it computes (matmul, gather/scatter, reduction, copy, elementwise) and by
-the pass it belongs to (forward or backward of a loss, or the rest: sampling, optimizer, bookkeeping).
+the pass it belongs to: forward or backward of a differentiated loss, or no-grad (everything no
+gradient flows through: sampling, target networks and other stop-gradient inputs, the optimizer).
 
 The classification reads the compiled program's HLO text, so it works on any backend whose trace
 events name their HLO op (CPU thunks and GPU kernels both do)."""
@@ -24,7 +25,7 @@ from crl.data.sampling import DeviceData
 from crl.train import run_chunk, stack
 
 CATEGORIES = ("matmul", "gather/scatter", "reduction", "copy", "elementwise")
-PASSES = ("forward", "backward", "rest")
+PASSES = ("forward", "backward", "no-grad")
 CONTAINERS = {"while", "call", "conditional", "async-start", "async-done", "async-update"}
 _OPCODES = {
     "matmul": {"dot", "convolution"},
@@ -61,7 +62,7 @@ def _phase(line: str) -> str:
     name = match.group(1) if match else ""
     if "transpose(" in name:  # JAX names the ops of a VJP's backward pass transpose(...)
         return "backward"
-    return "forward" if "jvp(" in name else "rest"
+    return "forward" if "jvp(" in name else "no-grad"
 
 
 def classify_hlo(hlo_text: str) -> dict[str, HloOp]:
@@ -102,19 +103,20 @@ def classify_hlo(hlo_text: str) -> dict[str, HloOp]:
 
 
 def trace_events(trace_dir: Path, module: str) -> list[tuple[str, float]]:
-    """(HLO op, seconds) of every op event of `module` in a perfetto trace. Device events are preferred
-    where the trace has them: on a GPU the host's launch events would count the same op twice."""
+    """(op name, seconds) of every op event of `module` in a perfetto trace. Device events (GPU
+    kernels) are preferred where the trace has them: the host's launch events would count an op twice.
+    An event names its HLO op in its args where the profiler records it, else by its own name."""
     path = next(trace_dir.rglob("perfetto_trace.json.gz"), None)
     if path is None:
         raise FileNotFoundError(f"no perfetto_trace.json.gz under {trace_dir}")
     events = json.loads(gzip.decompress(path.read_bytes()))["traceEvents"]
     processes = {e["pid"]: e["args"]["name"] for e in events if e.get("name") == "process_name"}
-    ops = [
-        e for e in events
-        if e.get("ph") == "X" and module in e.get("args", {}).get("hlo_module", "") and "hlo_op" in e["args"]
-    ]  # fmt: skip
-    on_device = [e for e in ops if processes.get(e["pid"], "").startswith("/device:")]
-    return [(e["args"]["hlo_op"], e["dur"] / 1e6) for e in on_device or ops]
+    timed = [
+        e for e in events if e.get("ph") == "X" and module in e.get("args", {}).get("hlo_module", module)
+    ]
+    on_device = [e for e in timed if processes.get(e["pid"], "").startswith("/device:")]
+    picked = on_device or [e for e in timed if "hlo_op" in e.get("args", {})]
+    return [(e.get("args", {}).get("hlo_op", e["name"]), e["dur"] / 1e6) for e in picked]
 
 
 @dataclass
@@ -125,6 +127,7 @@ class ChunkProfile:
     op_s: dict[tuple[str, str], float]  # (category, phase) -> seconds summed over op events
     op_count: int  # executed ops (kernel launches on a GPU), containers left out
     top: list[tuple[str, HloOp, float]]  # the costliest ops: (name, classification, seconds)
+    unattributed_s: float = 0.0  # traced time of events that name no op of the program
 
     @property
     def total_op_s(self) -> float:
@@ -143,27 +146,39 @@ def profile_chunk(
     """Trace one `length`-update chunk of `seeds` vmapped seeds (after an untraced compiling one)."""
     agent = agent_module(config)
     states = stack([agent.init(jax.random.PRNGKey(s), config, obs_dim, action_dim) for s in range(seeds)])
-    ops = classify_hlo(run_chunk.lower(states, data, data, config, length).compile().as_text())
-    states, metrics = run_chunk(states, data, data, config, length)
+    ops = classify_hlo(run_chunk.lower(states, data, config, length).compile().as_text())
+    states, metrics = run_chunk(states, data, config, length)
     jax.block_until_ready(metrics)
     with tempfile.TemporaryDirectory() as trace_dir:
         with jax.profiler.trace(trace_dir, create_perfetto_trace=True):
             tic = time.perf_counter()
-            jax.block_until_ready(run_chunk(states, data, data, config, length))
+            jax.block_until_ready(run_chunk(states, data, config, length))
             wall = time.perf_counter() - tic
         events = trace_events(Path(trace_dir), "run_chunk")
+    return summarize(events, ops, length, seeds, wall)
+
+
+def summarize(
+    events: list[tuple[str, float]], ops: dict[str, HloOp], updates: int, seeds: int, wall_s: float
+) -> ChunkProfile:
+    """Op time by (category, pass) from traced (op name, seconds) events of a chunk's program."""
+    kernel_names = {name.replace(".", "_"): name for name in ops}  # GPU kernels: fusion.3 -> fusion_3
     op_s: Counter = Counter()
     per_op: Counter = Counter()
-    count = 0
-    for name, seconds in events:
+    count, unattributed = 0, 0.0
+    for event, seconds in events:
+        name = event if event in ops else kernel_names.get(event, event)
         op = ops.get(name)
-        if op is None or op.category == "container":
+        if op is None:
+            unattributed += seconds
+            continue
+        if op.category == "container":
             continue
         op_s[(op.category, op.phase)] += seconds
         per_op[name] += seconds
         count += 1
     top = [(name, ops[name], s) for name, s in per_op.most_common(5)]
-    return ChunkProfile(length, seeds, wall, dict(op_s), count, top)
+    return ChunkProfile(updates, seeds, wall_s, dict(op_s), count, top, unattributed)
 
 
 def format_profile(label: str, p: ChunkProfile) -> list[str]:
@@ -171,6 +186,9 @@ def format_profile(label: str, p: ChunkProfile) -> list[str]:
     by_category = ", ".join(f"{c} {p.share(category=c):.0%}" for c in CATEGORIES)
     by_phase = ", ".join(f"{ph} {p.share(phase=ph):.0%}" for ph in PASSES)
     top = "; ".join(f"{name} ({op.category}, {op.phase}) {s / p.total_op_s:.0%}" for name, op, s in p.top)
+    missing = p.unattributed_s / (p.unattributed_s + p.total_op_s)
+    if missing > 0.005:  # e.g. library kernels the trace does not tie to an HLO op
+        top += f"; {missing:.0%} of traced op time is not attributed to an op of the program"
     return [
         f"| {label} | {p.wall_s / p.updates * 1e3:.2f} ms/update ({p.seeds} seed(s)); "
         f"{p.op_count / p.updates:.0f} ops/update; op time by kind: {by_category}; "

@@ -7,6 +7,7 @@ import json
 import math
 import platform
 import time
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 
@@ -28,28 +29,42 @@ from crl.logs import RunLog, read_jsonl
 
 
 @partial(jax.jit, static_argnames=("config", "length"))
-def run_chunk(states, data: DeviceData, val_data: DeviceData, config: AgentConfig, length: int) -> tuple:
+def run_chunk(states, data: DeviceData, config: AgentConfig, length: int) -> tuple:
     """`length` updates of every seed in one compiled program. States are stacked on a leading seed
-    axis (vmap); returns the new states and per-seed chunk-averaged metrics."""
-    agent = agent_module(config)
-    if config.precision == "float32":  # traced under the context: exact float32 matmuls on any device
-        with jax.default_matmul_precision("float32"):
-            return _run_chunk(states, data, val_data, agent, config, length)
-    return _run_chunk(states, data, val_data, agent, config, length)
+    axis (vmap); returns the new states and per-seed chunk-averaged training metrics."""
 
-
-def _run_chunk(states, data: DeviceData, val_data: DeviceData, agent, config: AgentConfig, length: int):
     def one_seed(state):
         state, infos = jax.lax.scan(lambda s, _: agent.update(s, data, config), state, None, length=length)
-        metrics = jax.tree.map(lambda x: x.mean(), infos)
-        # A fold of the state's key: validation draws do not shift the training stream.
-        metrics.update(agent.validation_metrics(state, val_data, config, jax.random.fold_in(state.rng, 1)))
-        return state, metrics
+        return state, jax.tree.map(lambda x: x.mean(), infos)
 
+    agent = agent_module(config)
+    with _matmul_precision(config):
+        return _per_seed(one_seed, states)
+
+
+@partial(jax.jit, static_argnames=("config",))
+def validate(states, val_data: DeviceData, config: AgentConfig) -> dict:
+    """Per-seed held-out critic metrics ('val/...'), a program of its own so that it is paid once per
+    chunk and timed apart from the updates."""
+
+    def one_seed(state):
+        # A fold of the state's key: validation draws do not shift the training stream.
+        return agent.validation_metrics(state, val_data, config, jax.random.fold_in(state.rng, 1))
+
+    agent = agent_module(config)
+    with _matmul_precision(config):
+        return _per_seed(lambda s: (s, one_seed(s)), states)[1]
+
+
+def _matmul_precision(config: AgentConfig):
+    """Traced under this context: exact float32 matmuls on any device when the config asks for them."""
+    return jax.default_matmul_precision("float32") if config.precision == "float32" else nullcontext()
+
+
+def _per_seed(fn, states):
     if jax.tree.leaves(states)[0].shape[0] == 1:  # one seed: skip vmap, whose batch-of-1 matmuls are slower
-        state, metrics = one_seed(unstack(states, 0))
-        return jax.tree.map(lambda x: x[None], (state, metrics))
-    return jax.vmap(one_seed)(states)
+        return jax.tree.map(lambda x: x[None], fn(unstack(states, 0)))
+    return jax.vmap(fn)(states)
 
 
 def stack(states: list):
@@ -253,9 +268,10 @@ def _train_chunks(config, states, start, train_data, val_data, agent_config, che
         step = start
         for end in boundaries(start, config):
             tic = time.perf_counter()
-            states, metrics = run_chunk(states, train_data, val_data, agent_config, end - step)
+            states, metrics = run_chunk(states, train_data, agent_config, end - step)
             metrics = jax.device_get(metrics)
             rate = (end - step) / (time.perf_counter() - tic)
+            metrics |= jax.device_get(validate(states, val_data, agent_config))
             per_seed = [
                 {k: float(v[i]) for k, v in metrics.items()} | {"updates_per_s": rate}
                 for i in range(len(logs))
