@@ -44,8 +44,8 @@ def run_chunk(states, data: DeviceData, config: AgentConfig, length: int) -> tup
 
 @partial(jax.jit, static_argnames=("config",))
 def validate(states, val_data: DeviceData, config: AgentConfig) -> dict:
-    """Per-seed held-out critic metrics ('val/...'), a program of its own so that it is paid once per
-    chunk and timed apart from the updates."""
+    """Per-seed held-out critic metrics ('val/...'), once per logged chunk. A program of its own, so
+    that the logged updates/s and the benchmarks time the updates alone."""
 
     def one_seed(state):
         # A fold of the state's key: validation draws do not shift the training stream.
@@ -53,7 +53,7 @@ def validate(states, val_data: DeviceData, config: AgentConfig) -> dict:
 
     agent = agent_module(config)
     with _matmul_precision(config):
-        return _per_seed(lambda s: (s, one_seed(s)), states)[1]
+        return _per_seed(one_seed, states)
 
 
 def _matmul_precision(config: AgentConfig):
