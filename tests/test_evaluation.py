@@ -1,7 +1,7 @@
 import gymnasium
 import numpy as np
 
-from crl.evaluation import evaluate, reset_episode
+from crl.evaluation import evaluate, evaluate_seeds, reset_episode
 
 ENV = "pointmaze-medium-v0"
 
@@ -56,3 +56,42 @@ def test_batched_evaluation_calls_the_policy_once_per_step_for_all_episodes():
     evaluate(ENV, policy, episodes=3, seed=0, progress=False)
     assert set(calls) == {15}  # 5 tasks x 3 episodes in every call
     assert len(calls) == gymnasium.make(ENV).spec.max_episode_steps
+
+
+class GlobalDrawProbe(gymnasium.Env):
+    """Like OGBench's teleport maze, draws from NumPy's global generator while stepping; an episode
+    succeeds when its five draws sum past 2.5."""
+
+    observation_space = gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    task_infos = [{"task_name": "task1"}, {"task_name": "task2"}]
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t, self.total = 0, 0.0
+        return np.zeros(2, np.float32), {"goal": np.zeros(2, np.float32)}
+
+    def step(self, action):
+        self.t, self.total = self.t + 1, self.total + np.random.rand()
+        return np.zeros(2, np.float32), 0.0, False, self.t >= 5, {"success": float(self.total > 2.5)}
+
+
+def test_draws_while_stepping_depend_on_the_episode_not_on_its_wave():
+    gymnasium.register("CrlGlobalDrawProbe-v0", entry_point=GlobalDrawProbe)
+
+    def still(obs, goals):
+        return np.zeros_like(obs)
+
+    def run(max_envs):
+        results = evaluate_seeds(
+            "CrlGlobalDrawProbe-v0", still, 16, [3, 4], progress=False, max_envs=max_envs
+        )
+        return [r.task_success for r in results]
+
+    np.random.seed(123)
+    caller = np.random.get_state()
+    together = run(None)
+    assert np.random.get_state()[1].tolist() == caller[1].tolist()  # the caller's generator is given back
+    assert run(2) == together and run(5) == together  # one episode per seed per wave, and uneven waves
+    rates = [rate for seed in together for rate in seed.values()]
+    assert 0.0 < np.mean(rates) < 1.0 and len(set(rates)) > 1

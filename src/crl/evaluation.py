@@ -90,11 +90,15 @@ def evaluate_seeds(
     per_seed = [(task_id, ep) for task_id in range(1, len(task_infos) + 1) for ep in range(episodes)]
     width = max(1, (max_envs or wave_size(env_id)) // len(seeds))
     success: dict[tuple[int, int, int], float] = {}
-    with tqdm(total=len(seeds) * len(per_seed), desc="evaluating", unit="episode", disable=not progress,
-              leave=False) as bar:  # fmt: skip
-        for first in range(0, len(per_seed), width):
-            wave = [(s, t, e) for s in seeds for t, e in per_seed[first : first + width]]
-            success.update(zip(wave, _run_wave(env_id, policy, wave, bar), strict=True))
+    caller_rng = np.random.get_state()  # the episodes seed NumPy's global generator; give it back after
+    try:
+        with tqdm(total=len(seeds) * len(per_seed), desc="evaluating", unit="episode",
+                  disable=not progress, leave=False) as bar:  # fmt: skip
+            for first in range(0, len(per_seed), width):
+                wave = [(s, t, e) for s in seeds for t, e in per_seed[first : first + width]]
+                success.update(zip(wave, _run_wave(env_id, policy, wave, bar), strict=True))
+    finally:
+        np.random.set_state(caller_rng)
     return [
         EvalResult(
             {
@@ -110,17 +114,25 @@ def evaluate_seeds(
 def _run_wave(env_id: str, policy: Policy, jobs: list, bar: tqdm) -> np.ndarray:
     """Step one environment copy per (seed, task, episode) job until every episode has ended."""
     envs = environments(env_id, len(jobs))
-    starts = [reset_episode(env, *job) for env, job in zip(envs, jobs, strict=True)]
+    starts, step_seeds = [], []
+    for env, job in zip(envs, jobs, strict=True):
+        starts.append(reset_episode(env, *job))
+        step_seeds.append(np.random.randint(2**31))  # still the episode's own stream
     obs = np.stack([s[0] for s in starts])
     goals = np.stack([s[1] for s in starts])
     running = np.ones(len(jobs), bool)
     success = np.zeros(len(jobs))
+    t = 0
     while running.any():  # every episode ends: the environments carry OGBench's time limits
         actions = np.asarray(policy(obs, goals))
         for i in np.flatnonzero(running):
+            # Draws an environment makes from NumPy's global generator while stepping (the teleport
+            # maze's exit) depend on the episode and step alone, not on the other episodes in the wave.
+            np.random.seed((step_seeds[i] + t) % 2**32)
             obs[i], _, terminated, truncated, info = envs[i].step(actions[i])
             if terminated or truncated:
                 running[i] = False
                 success[i] = info["success"]
                 bar.update(1)
+        t += 1
     return success
