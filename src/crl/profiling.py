@@ -3,8 +3,9 @@ XLA op classified by what it computes (matmul, gather/scatter, reduction, copy, 
 the pass it belongs to: forward or backward of a differentiated loss, or no-grad (everything no
 gradient flows through: sampling, target networks and other stop-gradient inputs, the optimizer).
 
-The classification reads the compiled program's HLO text, so it works on any backend whose trace
-events name their HLO op (CPU thunks and GPU kernels both do)."""
+The classification reads the compiled program's HLO text. CPU trace events name their HLO op; GPU
+kernels are matched by the op their event names or by their fusion's name, and traced time that
+matches no op is reported rather than dropped. Only the CPU path has run on a real trace so far."""
 
 from __future__ import annotations
 
