@@ -127,7 +127,8 @@ def _run_wave(env_id: str, policy: Policy, jobs: list, bar: tqdm) -> np.ndarray:
         actions = np.asarray(policy(obs, goals))
         for i in np.flatnonzero(running):
             # Draws an environment makes from NumPy's global generator while stepping (the teleport
-            # maze's exit) depend on the episode and step alone, not on the other episodes in the wave.
+            # maze's exit, powderworld's simulation) depend on the episode and step alone, not on the
+            # other episodes in the wave.
             np.random.seed((step_seeds[i] + t) % 2**32)
             obs[i], _, terminated, truncated, info = envs[i].step(actions[i])
             if terminated or truncated:
