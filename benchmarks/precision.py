@@ -17,12 +17,11 @@ import time
 import jax
 from report import BENCHMARKS, write_section
 
-from crl.agents import agent_module
 from crl.data import store
 from crl.data.names import data_dir
 from crl.data.sampling import to_device
 from crl.presets import preset_config
-from crl.train import run_chunk, stack, validate
+from crl.train import initial_states, run_chunk, validate
 
 SECTION = "## Matmul precision"
 DATASET = "pointmaze-medium-navigate-v0"
@@ -32,7 +31,7 @@ KEYS = ("critic/loss", "val/loss", "val/categorical_accuracy", "actor/loss")
 def measure(config, data, steps: int, chunk: int) -> dict:
     train, val = (to_device(d, config.needs_next_observations) for d in (data.train, data.val))
     obs_dim = data.train["observations"].shape[-1]
-    states = stack([agent_module(config).init(jax.random.PRNGKey(0), config, obs_dim, data.action_dim)])
+    states = initial_states(config, [0], obs_dim, data.action_dim)
     rates, metrics = [], {}
     for i in range(steps // chunk):
         tic = time.perf_counter()

@@ -13,7 +13,7 @@ import platform
 import jax
 from report import BENCHMARKS, write_section
 
-from crl.cli import bench_report
+from crl.bench import suite
 
 SECTION = "## Update throughput and evaluation speed"
 
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--length", type=int, default=200, help="updates per timed chunk")
     args = parser.parse_args()
-    table = bench_report(args.paper, args.seeds, args.length)
+    table = suite(args.paper, args.seeds, args.length)
     device = jax.devices()[0].device_kind
     lines = [
         SECTION + (" (paper configs)" if args.paper else " (quick configs)"),

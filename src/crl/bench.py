@@ -1,15 +1,17 @@
-"""Measurements behind `crl bench` and benchmarks/throughput.py: update throughput (1 and N seeds),
-FLOPs per update from XLA's cost analysis against the machine's measured matmul rate, evaluation
-speed, and dataset load and transfer time and memory (the op profile is crl.profiling). Timings are
-medians of repeated measurements."""
+"""The benchmark suite behind `crl bench` and benchmarks/throughput.py (`suite`): update throughput
+(1 and N seeds), FLOPs per update from XLA's cost analysis against the machine's measured matmul
+rate, where the time goes (crl.profiling), evaluation speed, dataset load and transfer time, and
+memory. Timings are medians of repeated measurements."""
 
 from __future__ import annotations
 
 import resource
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -17,8 +19,13 @@ import numpy as np
 
 from crl.agents import agent_module
 from crl.config import AgentConfig
+from crl.data.dataset import read_npz, to_layout
+from crl.data.generate import write_npz_atomic
 from crl.data.sampling import DeviceData, to_device
-from crl.train import policy_for, run_chunk, stack
+from crl.data.store import env_spaces
+from crl.presets import preset_config
+from crl.profiling import format_profile, profile_chunk
+from crl.train import initial_states, policy_for, run_chunk, unstack
 
 
 def synthetic_dataset(n: int, obs_dim: int, action_dim: int, episode: int = 1001, seed: int = 0) -> dict:
@@ -69,9 +76,8 @@ def update_throughput(
     repeats: int = 3,
 ) -> Throughput:
     """Median updates/s (per seed) of `length`-update chunks of `seeds` vmapped seeds, and XLA's FLOPs."""
-    agent = agent_module(config)
-    states = stack([agent.init(jax.random.PRNGKey(s), config, obs_dim, action_dim) for s in range(seeds)])
-    flops = update_flops(config, agent.init(jax.random.PRNGKey(0), config, obs_dim, action_dim), data)
+    states = initial_states(config, range(seeds), obs_dim, action_dim)
+    flops = update_flops(config, unstack(states, 0), data)
     states, metrics = run_chunk(states, data, config, length)
     jax.block_until_ready(metrics)
     times = []
@@ -95,8 +101,7 @@ def evaluation_speed(env_id: str, config: AgentConfig, action_dim: int, obs_dim:
     """Wall time of one OGBench-protocol evaluation (5 tasks x `episodes`) of an untrained policy."""
     from crl.evaluation import environments, evaluate_seeds, wave_size
 
-    state = agent_module(config).init(jax.random.PRNGKey(0), config, obs_dim, action_dim)
-    policy = policy_for(stack([state]), config, action_dim, 1)
+    policy = policy_for(initial_states(config, [0], obs_dim, action_dim), config, action_dim, 1)
     tic = time.perf_counter()
     copies = min(5 * episodes, wave_size(env_id))
     environments(env_id, copies)  # building the environment copies, timed separately
@@ -111,12 +116,6 @@ def evaluation_speed(env_id: str, config: AgentConfig, action_dim: int, obs_dim:
 def load_time(n: int, obs_dim: int, action_dim: int) -> float:
     """Seconds to read and validate an OGBench-format file of `n` rows (written as `crl data generate`
     writes it, compressed) and turn it into the regular layout, as `crl train` does."""
-    import tempfile
-    from pathlib import Path
-
-    from crl.data.dataset import read_npz, to_layout
-    from crl.data.generate import write_npz_atomic
-
     regular = synthetic_dataset(n, obs_dim, action_dim)
     raw = {k: regular[k] for k in ("observations", "actions", "terminals")}
     with tempfile.TemporaryDirectory() as directory:
@@ -140,3 +139,45 @@ def peak_host_memory_gib() -> float:
 def device_memory_gib() -> float | None:
     stats = jax.devices()[0].memory_stats()
     return None if not stats else stats.get("peak_bytes_in_use", 0) / 2**30
+
+
+def suite(paper: bool, seeds: int, length: int) -> str:
+    """The quick (or paper-config) benchmark suite as a Markdown table."""
+    dataset = "pointmaze-medium-navigate-v0"
+    regular = synthetic_dataset(1_000_000, obs_dim=2, action_dim=2)
+    load = load_time(1_000_000, obs_dim=2, action_dim=2)
+    transfer = transfer_time(regular)
+    data = to_device(regular)
+    peak_matmul = matmul_flops_per_s()
+    rows = ["| measurement | value |", "| --- | --- |"]
+    rows.append(f"| float32 matmul rate (2048^3) | {peak_matmul / 1e9:,.1f} GFLOP/s |")
+    rows.append(f"| dataset load (1M-row .npz: read, validate, regular layout) | {load:.2f} s |")
+    rows.append(f"| dataset to device (1M x 2 obs) | {transfer * 1e3:.0f} ms |")
+    for agent in ("crl", "mrcrl"):
+        preset = ("mrcrl-paper" if agent == "mrcrl" else "paper") if paper else "quick"
+        config = preset_config(preset, dataset, agent).agent.for_run(1_000_000)
+        for n in sorted({1, seeds}):
+            t = update_throughput(config, data, n, 2, 2, length)
+            share = t.flops_per_s / peak_matmul
+            rows.append(
+                f"| {agent} {preset}, {n} seed(s) | {t.updates_per_s:,.1f} updates/s per seed, "
+                f"{t.flops_per_update / 1e9:.2f} GFLOP/update, {t.flops_per_s / 1e9:,.1f} GFLOP/s "
+                f"({share:.0%} of the matmul rate) |"
+            )
+        rows += format_profile(
+            f"where {agent} {preset}'s time goes", profile_chunk(config, data, 1, 2, 2, length)
+        )
+    config = preset_config("quick", dataset, "crl").agent
+    for env_id in ("pointmaze-medium-v0", "cube-single-v0"):
+        obs_shape, action_dim = env_spaces(env_id)
+        ev = evaluation_speed(env_id, config, action_dim, int(np.prod(obs_shape)), episodes=50)
+        rows.append(
+            f"| evaluation, {env_id} (5 tasks x 50 episodes, untrained quick policy) | {ev['run_s']:.1f} s "
+            f"({ev['episodes_per_s']:.1f} episodes/s; building {ev['copies']} env copies "
+            f"{ev['build_s']:.1f} s) |"
+        )
+    rows.append(f"| peak host memory | {peak_host_memory_gib():.2f} GiB |")
+    device_memory = device_memory_gib()
+    if device_memory is not None:
+        rows.append(f"| peak device memory | {device_memory:.2f} GiB |")
+    return "\n".join(rows)

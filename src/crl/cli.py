@@ -148,56 +148,6 @@ def _presets(args: Sequence[str]) -> int:
     return 0
 
 
-def bench_report(paper: bool, seeds: int, length: int) -> str:
-    """The quick (or paper-config) benchmark suite as a Markdown table."""
-    import numpy as np
-
-    from crl import bench
-    from crl.data.sampling import to_device
-    from crl.data.store import env_spaces
-    from crl.presets import preset_config
-    from crl.profiling import format_profile, profile_chunk
-
-    dataset = "pointmaze-medium-navigate-v0"
-    regular = bench.synthetic_dataset(1_000_000, obs_dim=2, action_dim=2)
-    load = bench.load_time(1_000_000, obs_dim=2, action_dim=2)
-    transfer = bench.transfer_time(regular)
-    data = to_device(regular)
-    peak_matmul = bench.matmul_flops_per_s()
-    rows = ["| measurement | value |", "| --- | --- |"]
-    rows.append(f"| float32 matmul rate (2048^3) | {peak_matmul / 1e9:,.1f} GFLOP/s |")
-    rows.append(f"| dataset load (1M-row .npz: read, validate, regular layout) | {load:.2f} s |")
-    rows.append(f"| dataset to device (1M x 2 obs) | {transfer * 1e3:.0f} ms |")
-    for agent in ("crl", "mrcrl"):
-        preset = ("mrcrl-paper" if agent == "mrcrl" else "paper") if paper else "quick"
-        config = preset_config(preset, dataset, agent).agent.for_run(1_000_000)
-        for n in sorted({1, seeds}):
-            t = bench.update_throughput(config, data, n, 2, 2, length)
-            share = t.flops_per_s / peak_matmul
-            rows.append(
-                f"| {agent} {preset}, {n} seed(s) | {t.updates_per_s:,.1f} updates/s per seed, "
-                f"{t.flops_per_update / 1e9:.2f} GFLOP/update, {t.flops_per_s / 1e9:,.1f} GFLOP/s "
-                f"({share:.0%} of the matmul rate) |"
-            )
-        rows += format_profile(
-            f"where {agent} {preset}'s time goes", profile_chunk(config, data, 1, 2, 2, length)
-        )
-    config = preset_config("quick", dataset, "crl").agent
-    for env_id in ("pointmaze-medium-v0", "cube-single-v0"):
-        obs_shape, action_dim = env_spaces(env_id)
-        ev = bench.evaluation_speed(env_id, config, action_dim, int(np.prod(obs_shape)), episodes=50)
-        rows.append(
-            f"| evaluation, {env_id} (5 tasks x 50 episodes, untrained quick policy) | {ev['run_s']:.1f} s "
-            f"({ev['episodes_per_s']:.1f} episodes/s; building {ev['copies']} env copies "
-            f"{ev['build_s']:.1f} s) |"
-        )
-    rows.append(f"| peak host memory | {bench.peak_host_memory_gib():.2f} GiB |")
-    device_memory = bench.device_memory_gib()
-    if device_memory is not None:
-        rows.append(f"| peak device memory | {device_memory:.2f} GiB |")
-    return "\n".join(rows)
-
-
 def _bench(args: Sequence[str]) -> int:
     def run(paper: bool = False, seeds: int = 4, length: int = 100) -> None:
         """Measure update throughput (1 and N seeds), FLOPs per update, where an update's time goes,
@@ -208,7 +158,9 @@ def _bench(args: Sequence[str]) -> int:
             seeds: N, the number of seeds trained side by side in the multi-seed measurement.
             length: Updates per timed chunk.
         """
-        print(bench_report(paper, seeds, length))
+        from crl.bench import suite
+
+        print(suite(paper, seeds, length))
 
     tyro.cli(run, args=args, prog="crl bench")
     return 0

@@ -20,10 +20,9 @@ from pathlib import Path
 
 import jax
 
-from crl.agents import agent_module
 from crl.config import AgentConfig
 from crl.data.sampling import DeviceData
-from crl.train import run_chunk, stack
+from crl.train import initial_states, run_chunk
 
 CATEGORIES = ("matmul", "gather/scatter", "reduction", "copy", "elementwise")
 PASSES = ("forward", "backward", "no-grad")
@@ -144,16 +143,16 @@ class ChunkProfile:
 def profile_chunk(
     config: AgentConfig, data: DeviceData, seeds: int, obs_dim: int, action_dim: int, length: int
 ) -> ChunkProfile:
-    """Trace one `length`-update chunk of `seeds` vmapped seeds (after an untraced compiling one)."""
-    agent = agent_module(config)
-    states = stack([agent.init(jax.random.PRNGKey(s), config, obs_dim, action_dim) for s in range(seeds)])
-    ops = classify_hlo(run_chunk.lower(states, data, config, length).compile().as_text())
-    states, metrics = run_chunk(states, data, config, length)
+    """Trace one `length`-update chunk of `seeds` vmapped seeds (after an untraced warm-up run)."""
+    states = initial_states(config, range(seeds), obs_dim, action_dim)
+    chunk = run_chunk.lower(states, data, config, length).compile()  # one compile: run and classified
+    ops = classify_hlo(chunk.as_text())
+    states, metrics = chunk(states, data)
     jax.block_until_ready(metrics)
     with tempfile.TemporaryDirectory() as trace_dir:
         with jax.profiler.trace(trace_dir, create_perfetto_trace=True):
             tic = time.perf_counter()
-            jax.block_until_ready(run_chunk(states, data, config, length))
+            jax.block_until_ready(chunk(states, data))
             wall = time.perf_counter() - tic
         events = trace_events(Path(trace_dir), "run_chunk")
     return summarize(events, ops, length, seeds, wall)

@@ -67,6 +67,12 @@ def _per_seed(fn, states):
     return jax.vmap(fn)(states)
 
 
+def initial_states(config: AgentConfig, seeds, obs_dim: int, action_dim: int):
+    """Fresh train states of `seeds`, stacked on a leading seed axis (the layout run_chunk takes)."""
+    init = agent_module(config).init
+    return stack([init(jax.random.PRNGKey(seed), config, obs_dim, action_dim) for seed in seeds])
+
+
 def stack(states: list):
     return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
 
@@ -210,16 +216,13 @@ def train(config: TrainConfig) -> list[EvalResult] | None:
     with_next = agent_config.needs_next_observations
     train_data, val_data = to_device(data.train, with_next), to_device(data.val, with_next)
     obs_dim = int(np.prod(data.obs_shape))
-    init = partial(
-        agent_module(agent_config).init, config=agent_config, obs_dim=obs_dim, action_dim=data.action_dim
-    )
-
     checkpoints = [Checkpoints(directory / "checkpoints") for _, directory in runs]
-    states, start = (
-        _restore(checkpoints, init(jax.random.PRNGKey(0)), run_dir) if config.resume else (None, 0)
-    )
+    states, start = (None, 0)
+    if config.resume:
+        template = unstack(initial_states(agent_config, [0], obs_dim, data.action_dim), 0)
+        states, start = _restore(checkpoints, template, run_dir)
     if states is None:
-        states = stack([init(jax.random.PRNGKey(seed)) for seed in seeds])
+        states = initial_states(agent_config, seeds, obs_dim, data.action_dim)
     else:
         print(f"resuming {run_dir} from step {start}")
     logs = [RunLog(directory, resume_from=start if config.resume else None) for _, directory in runs]
