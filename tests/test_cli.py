@@ -1,9 +1,10 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from crl.cli import main
+from crl.cli import COMMANDS, main
 from tests.conftest import DATASET
 
 
@@ -97,12 +98,19 @@ def test_data_verify_accepts_generated_and_rejects_modified(tiny_data_dir, tmp_p
     assert code == 2 and err.startswith("crl: error:")
 
 
-def test_console_script_help_lists_commands():
-    out = subprocess.run(
-        [sys.executable, "-m", "crl.cli", "--help"], capture_output=True, text=True, check=True
-    )
-    for command in ("train", "eval", "data"):
-        assert command in out.stdout
+def test_help_lists_exactly_the_commands_crl_runs(capsys):
+    crl_script = Path(sys.executable).parent / "crl"  # the installed console script, not the module
+    out = subprocess.run([str(crl_script), "--help"], capture_output=True, text=True, check=True).stdout
+    section = out.split("commands:\n", 1)[1].split("\n\n", 1)[0]
+    listed = [line.split()[0] for line in section.splitlines()]
+    assert listed == list(COMMANDS)
+    for command in listed:  # each listed command answers its own --help
+        try:
+            code = main([command, "--help"])
+        except SystemExit as exc:  # argparse and tyro exit after printing help
+            code = exc.code
+        assert code == 0, command
+        assert f"crl {command}" in capsys.readouterr().out, command
 
 
 @pytest.mark.parametrize("args", [["data", "list"]])

@@ -11,13 +11,15 @@ import pytest
 
 from crl.agents import crl as agent
 from crl.agents.losses import c_learning_loss, cpc_loss, critic_logits, paired_logits
+from crl.bench import synthetic_dataset
 from crl.config import CRLConfig, GCBCConfig
-from crl.data.sampling import Batch
+from crl.data import store
+from crl.data.sampling import Batch, to_device
 from crl.logs import read_jsonl
 from crl.networks import gaussian_log_prob
 from crl.presets import PRESETS, preset_config
-from crl.train import train
-from tests.conftest import tiny_config
+from crl.train import initial_states, run_chunk, train, unstack
+from tests.conftest import DATASET, tiny_config
 
 FULL = os.environ.get("CRL_TEST_SCALE") == "full"
 
@@ -80,21 +82,65 @@ def test_next_or_future_proportions_match_the_formula():
     assert abs(share_next - expected) < 4 * math.sqrt(expected * (1 - expected) / n)
 
 
+def _perturbed(tree, key, scale=1.0):
+    leaves, treedef = jax.tree.flatten(tree)
+    keys = jax.random.split(key, len(leaves))
+    noise = [scale * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys, strict=True)]
+    return treedef.unflatten([x + n for x, n in zip(leaves, noise, strict=True)])
+
+
 def test_c_learning_bootstrap_weight_is_clipped_and_carries_no_gradient():
     config = CRLConfig(batch_size=64, hidden=(8,), latent_dim=4, critic="nce+c-learning", c_learning_clip=0.5)
     state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
     batch = _batch(jax.random.PRNGKey(1))
-    _, info = agent.critic_loss(config, state.params, batch, jax.random.PRNGKey(2))
+    _, info = agent.critic_loss(config, state.params, state.target, batch, jax.random.PRNGKey(2))
     mean, _ = agent.actor_net(config, 2).apply(
         {"params": state.params["actor"]}, batch.next_observations, batch.random_goals
     )
     next_sa = jnp.concatenate([batch.next_observations, jnp.clip(mean, -1, 1)], -1)
-    raw = np.exp(np.asarray(agent.q_values(config, state.params["critic"], next_sa, batch.random_goals)))
+    f = agent.q_values(config, state.target["critic"], next_sa, batch.random_goals)
+    raw = np.exp(np.asarray(f).min(0))  # one weight per row: the ensemble's minimum
     assert (raw > 0.5).any() and (raw < 0.5).any()  # the clip binds for some rows only
     assert float(info["bootstrap_weight"]) == pytest.approx(np.minimum(raw, 0.5).mean(), rel=1e-5)
-    grads = jax.grad(lambda p: agent.critic_loss(config, p, batch, jax.random.PRNGKey(2))[0])(state.params)
+    grads = jax.grad(lambda p: agent.critic_loss(config, p, state.target, batch, jax.random.PRNGKey(2))[0])(
+        state.params
+    )
     assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(grads["actor"]))
     assert any(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(grads["critic"]))
+
+
+@pytest.mark.parametrize("actor_loss", ["ddpgbc", "sac"])
+def test_c_learning_bootstrap_weight_comes_from_the_target_critic(actor_loss):
+    config = CRLConfig(batch_size=32, hidden=(8,), latent_dim=4, critic="c-learning", actor_loss=actor_loss)
+    state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
+    batch, key = _batch(jax.random.PRNGKey(1), n=32), jax.random.PRNGKey(2)
+    actor, target = state.params["actor"], state.target["critic"]
+    weight = agent.bootstrap_weight(config, target, actor, batch, key)
+    assert weight.shape == (32,)  # one weight per row, shared by the ensemble members
+    # Changing the online critic alone leaves the weight unchanged; changing the target changes it.
+    online = {**state.params, "critic": _perturbed(state.params["critic"], jax.random.PRNGKey(3))}
+    moved = {"critic": _perturbed(target, jax.random.PRNGKey(4))}
+    _, base = agent.critic_loss(config, state.params, state.target, batch, key)
+    _, online_changed = agent.critic_loss(config, online, state.target, batch, key)
+    _, target_changed = agent.critic_loss(config, state.params, moved, batch, key)
+    assert float(online_changed["bootstrap_weight"]) == float(base["bootstrap_weight"])
+    assert float(target_changed["bootstrap_weight"]) != pytest.approx(float(base["bootstrap_weight"]))
+    # SAC's next action is a sample (the key matters); DDPG+BC's is the policy's mean (it does not).
+    other_key = agent.bootstrap_weight(config, target, actor, batch, jax.random.PRNGKey(5))
+    assert np.allclose(other_key, weight) == (actor_loss == "ddpgbc")
+
+
+def test_target_critic_moves_by_tau_toward_the_updated_critic():
+    data = to_device(synthetic_dataset(2000, obs_dim=2, action_dim=2, episode=101), next_observations=True)
+    config = CRLConfig(batch_size=16, hidden=(8,), latent_dim=4, critic="nce+c-learning", target_ema=0.1)
+    state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
+    state = state.replace(target={"critic": _perturbed(state.target["critic"], jax.random.PRNGKey(1))})
+    new, _ = agent.update(state, data, config)
+    old_target, online = state.target["critic"], new.params["critic"]
+    leaves = (jax.tree.leaves(x) for x in (old_target, online, new.target["critic"]))
+    for t0, o, t1 in zip(*leaves, strict=True):
+        np.testing.assert_allclose(t1, t0 + 0.1 * (o - t0), rtol=1e-6, atol=1e-7)
+    assert agent.init(jax.random.PRNGKey(0), CRLConfig(), 2, 2).target == {}  # NCE keeps no target
 
 
 def test_awr_loss_matches_hand_computation():
@@ -139,10 +185,30 @@ def test_representation_normalisations_bound_the_logits(repr_norm):
     state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
     batch = _batch(jax.random.PRNGKey(6), n=8, with_next=False)
     sa = jnp.concatenate([batch.observations * 100, batch.actions], -1)
+    phi, psi, _ = agent._encode(config, state.params["critic"], sa, batch.critic_goals * 100)
     logits = agent.pairwise(config, state.params["critic"], sa, batch.critic_goals * 100)
-    bound = 1.0 / 2 if repr_norm == "l2" else 4 / 2  # |phi . psi| / sqrt(4), with log_scale 0 at init
-    assert float(jnp.abs(logits).max()) <= bound + 1e-5
+    if repr_norm == "l2":  # length sqrt(d): the logits are sqrt(d) cos(phi, psi), not cos / sqrt(d)
+        np.testing.assert_allclose(jnp.linalg.norm(phi, axis=-1), 2.0, rtol=1e-5)
+        np.testing.assert_allclose(jnp.linalg.norm(psi, axis=-1), 2.0, rtol=1e-5)
+        cos = jnp.einsum("eid,ejd->eij", phi, psi) / 4.0
+        np.testing.assert_allclose(logits, 2.0 * cos, rtol=1e-5, atol=1e-6)
+    assert float(jnp.abs(logits).max()) <= 4 / 2 + 1e-5  # |phi . psi| / sqrt(4) <= 4 / 2, log_scale 0
     assert "log_scale" in state.params["critic"]
+
+
+def test_l2_normalised_critic_learns_as_the_unnormalised_one(tiny_data_dir):
+    data = store.load(DATASET, tiny_data_dir, progress=False)
+    train_data, val_data = to_device(data.train), to_device(data.val)
+    accuracy = {}
+    for repr_norm in ("none", "l2"):
+        config = CRLConfig(batch_size=128, hidden=(64, 64), latent_dim=64, alpha=0.03, repr_norm=repr_norm)
+        states, _ = run_chunk(initial_states(config, [0], 2, 2), train_data, config, 1000)
+        key = jax.random.PRNGKey(0)
+        val = agent.validation_metrics(unstack(states, 0), val_data, config, key, batches=32)
+        accuracy[repr_norm] = float(val["val/categorical_accuracy"])
+    # Unit-length phi and psi (logits within +-1/8 here) stayed at chance, 1/128, over these updates.
+    assert accuracy["l2"] > 1.5 / 128, accuracy
+    assert accuracy["l2"] >= 0.5 * accuracy["none"], accuracy
 
 
 def test_every_preset_builds_a_valid_config():

@@ -83,9 +83,11 @@ def test_each_network_is_trained_by_its_own_loss_only():
     config = CRLConfig(batch_size=4, hidden=(8,), latent_dim=4)
     state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
     batch, key = _tiny_batch(jax.random.PRNGKey(2)), jax.random.PRNGKey(3)
-    total = jax.grad(lambda p: agent.total_loss(p, config, batch, key)[0])(state.params)
+    total = jax.grad(lambda p: agent.total_loss(p, state.target, config, batch, key)[0])(state.params)
     k_critic, k_actor = jax.random.split(key)
-    critic_only = jax.grad(lambda p: agent.critic_loss(config, p, batch, k_critic)[0])(state.params)
+    critic_only = jax.grad(lambda p: agent.critic_loss(config, p, state.target, batch, k_critic)[0])(
+        state.params
+    )
     actor_only = jax.grad(lambda p: agent.actor_loss(config, p, batch, k_actor)[0])(state.params)
     for a, b in zip(jax.tree.leaves(total["critic"]), jax.tree.leaves(critic_only["critic"]), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

@@ -9,6 +9,7 @@ from crl.agents import mrcrl
 from crl.config import MRCRL_VARIANTS, MRCRLConfig
 from crl.data.sampling import Batch, DeviceData, Segment, segments
 from crl.logs import read_jsonl
+from crl.presets import preset_config
 from crl.train import train
 from tests.conftest import tiny_config
 
@@ -93,11 +94,24 @@ def test_encoder_loss_matches_a_step_by_step_computation(rollout, variant):
     np.testing.assert_allclose(float(info["loss_h2"]), per_step[1], rtol=1e-4)
 
 
-def test_teacher_temperature_schedule():
-    config = tiny(teacher_temp_steps=1000)
-    temps = [float(mrcrl.teacher_temperature(config, jnp.int32(s))) for s in (0, 500, 1000, 5000)]
-    np.testing.assert_allclose(temps, [0.04, 0.055, 0.07, 0.07], rtol=1e-5)
-    assert float(mrcrl.teacher_temperature(config, jnp.int32(250))) < 0.055 - 0.005  # cosine, not linear
+def _temps(config, steps):
+    return [float(mrcrl.teacher_temperature(config, jnp.int32(s))) for s in steps]
+
+
+def test_teacher_temperature_warms_up_over_30_percent_then_stays():
+    config = tiny(teacher_temp_steps=0).for_run(1000)  # DINOv2's: linear over the first 300 updates
+    assert config.teacher_temp_schedule == "linear-warmup" and config.teacher_temp_steps == 300
+    temps = _temps(config, (0, 75, 150, 300, 600, 1000))
+    np.testing.assert_allclose(temps, [0.04, 0.0475, 0.055, 0.07, 0.07, 0.07], rtol=1e-5)
+    paper = preset_config("mrcrl-paper", "cube-single-play-v0").agent.for_run(1_000_000)
+    assert (paper.teacher_temp_schedule, paper.teacher_temp_steps) == ("linear-warmup", 300_000)
+
+
+def test_teacher_temperature_cosine_ramp_spans_the_run():
+    config = tiny(teacher_temp_steps=0, teacher_temp_schedule="cosine").for_run(1000)
+    assert config.teacher_temp_steps == 1000
+    np.testing.assert_allclose(_temps(config, (0, 500, 1000, 5000)), [0.04, 0.055, 0.07, 0.07], rtol=1e-5)
+    assert _temps(config, (250,))[0] < 0.055 - 0.005  # cosine, not linear
 
 
 def _data(n_traj=6, length=10):
@@ -227,8 +241,8 @@ def test_each_variant_trains_end_to_end(variant, tiny_data_dir, tmp_path):
         assert np.isfinite(metrics[-1][key]), key
     if variant != "l2-loss":
         assert 0 < metrics[-1]["encoder/teacher_entropy"] <= np.log(agent.proj_dim) + 1e-5
-    # The schedule spans the run's 20 steps: the second chunk logs the mean over steps 10..19.
-    spanned = dataclasses.replace(agent, teacher_temp_steps=20)
+    # The warm-up lasts 30% of the run's 20 steps: the second chunk logs the mean over steps 10..19.
+    spanned = dataclasses.replace(agent, teacher_temp_steps=6)
     expected = np.mean([float(mrcrl.teacher_temperature(spanned, jnp.int32(s))) for s in range(10, 20)])
     assert metrics[-1]["encoder/teacher_temp"] == pytest.approx(expected, rel=1e-4)
     assert len(results) == 1 and len(read_jsonl(tmp_path / variant / "eval.jsonl")) == 1

@@ -12,7 +12,7 @@ import pytest
 from crl.bench import synthetic_dataset
 from crl.config import CRLConfig
 from crl.data.sampling import to_device
-from crl.profiling import CATEGORIES, PASSES, classify_hlo, profile_chunk, summarize, trace_events
+from crl.profiling import classify_hlo, profile_chunk, summarize, trace_events
 
 HLO = """HloModule m
 
@@ -75,21 +75,32 @@ def test_classify_hlo_of_a_compiled_gradient():
     assert any(op.category == "gather/scatter" for op in ops.values())
 
 
+def _profile(width: int, length: int):
+    config = CRLConfig(batch_size=width, hidden=(width, width), latent_dim=16).for_run(5000)
+    data = to_device(synthetic_dataset(5000, obs_dim=2, action_dim=2))
+    return profile_chunk(config, data, seeds=1, obs_dim=2, action_dim=2, length=length)
+
+
 @pytest.fixture(scope="module")
 def profile():
-    config = CRLConfig(batch_size=32, hidden=(32, 32), latent_dim=16).for_run(5000)
-    data = to_device(synthetic_dataset(5000, obs_dim=2, action_dim=2))
-    return profile_chunk(config, data, seeds=1, obs_dim=2, action_dim=2, length=5)
+    return _profile(width=32, length=5)
 
 
 def test_profile_accounts_for_every_traced_op(profile):
     assert profile.updates == 5 and profile.wall_s > 0
     assert profile.op_count > 5 * 10  # an update is many ops: encoders, losses, gradients, Adam
-    assert sum(profile.share(category=c) for c in CATEGORIES) == pytest.approx(1.0)
-    assert sum(profile.share(phase=p) for p in PASSES) == pytest.approx(1.0)
+    assert profile.unattributed_s < 0.01 * profile.total_op_s  # CPU events name ops of the program
     assert profile.share("matmul") > 0 and profile.share(phase="backward") > 0
     assert all(op.category != "container" for _, op, _ in profile.top)
-    assert [s for *_, s in profile.top] == sorted((s for *_, s in profile.top), reverse=True)
+
+
+def test_profile_scales_with_the_work(profile):
+    # Twice the updates, 8x wider layers: the same ops per update (a per-update figure, not per
+    # chunk), and matmuls a larger share of the time (what the classification is for).
+    wide = _profile(width=256, length=10)
+    assert wide.updates == 10
+    assert wide.op_count / wide.updates == pytest.approx(profile.op_count / profile.updates, rel=0.2)
+    assert wide.share("matmul") > profile.share("matmul") + 0.1
 
 
 def _write_trace(directory, events):

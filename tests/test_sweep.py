@@ -129,7 +129,7 @@ def test_ray_backend_runs_a_two_run_sweep_on_a_local_cluster(tiny_data_dir, tmp_
     assert "2 runs (0 finished, skipped; 0 to resume; 2 new) on the ray backend" in done.stdout
     results = collect(tmp_path)
     assert sorted(r.seed for r in results) == [0, 1]
-    assert all(r.final is not None and r.steps == 20 for r in results)
+    assert all(r.score is not None and r.steps == 20 for r in results)
 
 
 def test_reproduce_dry_run_lists_the_runs_and_their_gpu_time(capsys, tmp_path):

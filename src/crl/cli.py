@@ -239,6 +239,7 @@ def _report(argv: Sequence[str]) -> int:
         out: Path | None = None,
         alpha: float = 0.05,
         reps: int = 2000,
+        last_evals: int | None = None,
     ) -> None:
         """Tables and curves of every finished run under DIRECTORY (a sweep's --out, or any runs folder).
 
@@ -248,10 +249,14 @@ def _report(argv: Sequence[str]) -> int:
             out: Where report.md, report.tex, report.csv, iqm.csv and curves/ go (default DIRECTORY/report).
             alpha: Significance level of Welch's t-test.
             reps: Bootstrap replications of the IQM's confidence intervals.
+            last_evals: A seed's score is the mean of its last K evaluations (default: its preset's K, 3 for
+                the paper presets as OGBench reports, 1 for quick).
         """
         if not directory.is_dir():
             raise CrlError(f"{directory} is not a directory: pass the --out of a sweep")
-        report, where = write_report(directory, out, baseline, alpha, reps)
+        if last_evals is not None and last_evals < 1:
+            raise CrlError(f"--last-evals must be at least 1, got {last_evals}")
+        report, where = write_report(directory, out, baseline, alpha, reps, last_evals)
         print(to_markdown(report))
         print(f"wrote {where}/report.md, report.tex, report.csv, iqm.csv and curves/")
 

@@ -49,13 +49,17 @@ class CRLConfig:
     energy: Literal["dot", "l2"] = "dot"
     """Critic energy: phi . psi / sqrt(d), or the negative L2 distance -||phi - psi||."""
     repr_norm: Literal["none", "l2", "tanh"] = "none"
-    """Normalisation of phi and psi (App. G lists these as tried and not helpful)."""
+    """Normalisation of phi and psi (App. G lists these as tried and not helpful). l2: rescale both to
+    length sqrt(d) (as OGBench's LengthNormalize), so dot logits are sqrt(d) cos(phi, psi); tanh: squash
+    each coordinate into (-1, 1)."""
     learned_temperature: bool = False
     """Scale the critic's logits by a learned temperature (App. G)."""
     cpc_logsumexp_coef: float = 0.01
     """Weight of the logsumexp^2 regulariser of the cpc critic."""
     c_learning_clip: float = 20.0
     """Upper clip of the bootstrap weight exp f(s', a', g) of the C-learning critics."""
+    target_ema: float = 0.005
+    """Per-update EMA rate of the target critic that computes the C-learning critics' bootstrap weight."""
     actor_loss: Literal["ddpgbc", "awr", "sac"] = "ddpgbc"
     """ddpgbc: -Q/|Q| + alpha BC; awr: exp(alpha (Q - V))-weighted BC with a contrastive V; sac: entropy-
     regularised -Q with a learned temperature, plus alpha BC."""
@@ -71,8 +75,13 @@ class CRLConfig:
         return jnp.bfloat16 if self.precision == "bf16" else jnp.float32
 
     @property
-    def needs_next_observations(self) -> bool:
+    def bootstraps(self) -> bool:
+        """C-learning critics bootstrap through f(s', a', g), from a target critic."""
         return "c-learning" in self.critic
+
+    @property
+    def needs_next_observations(self) -> bool:
+        return self.bootstraps
 
     @property
     def actor_goal_probs(self) -> tuple[float, float, float]:
@@ -89,6 +98,8 @@ class CRLConfig:
         if self.alpha < 0:
             raise CrlError(f"--agent.alpha must be non-negative, got {self.alpha}")
         _check_goal_probs(self.actor_goal_probs)
+        if not 0.0 <= self.target_ema <= 1.0:
+            raise CrlError(f"--agent.target-ema must lie in [0, 1], got {self.target_ema}")
 
     def for_run(self, steps: int) -> CRLConfig:
         """The config with run-dependent values filled in (CRL has none)."""
@@ -132,18 +143,29 @@ class MRCRLConfig(CRLConfig):
     student_temp: float = 1.0
     """tau_s."""
     teacher_temp_start: float = 0.04
-    """tau_t at the start of training (cosine schedule)."""
+    """tau_t at the start of training."""
     teacher_temp_end: float = 0.07
-    """tau_t at the end of training."""
+    """tau_t at the end of its schedule."""
+    teacher_temp_schedule: Literal["linear-warmup", "cosine"] = "linear-warmup"
+    """linear-warmup: DINOv2's (Oquab et al. 2023, whose schedule the paper cites): a linear rise from start
+    to end over the first teacher_temp_warmup of training, then constant; cosine: a cosine ramp over the
+    whole run."""
+    teacher_temp_warmup: float = 0.3
+    """Fraction of the run the linear-warmup schedule rises over (DINOv2: 30 of 100 epochs)."""
     teacher_temp_steps: int = 0
-    """Length of the tau_t schedule (0: the run's --steps)."""
+    """Updates the tau_t ramp lasts (0: from the run: teacher_temp_warmup x --steps for linear-warmup,
+    --steps for cosine)."""
     teacher_centering: bool = True
     """DINO's centering: subtract a running mean of the teacher logits (not mentioned in the paper)."""
     center_momentum: float = 0.9
     """Momentum of the teacher centre."""
 
     def for_run(self, steps: int) -> MRCRLConfig:
-        return self if self.teacher_temp_steps else dataclasses.replace(self, teacher_temp_steps=steps)
+        if self.teacher_temp_steps:
+            return self
+        warmup = self.teacher_temp_schedule == "linear-warmup"
+        ramp = max(1, round(self.teacher_temp_warmup * steps)) if warmup else steps
+        return dataclasses.replace(self, teacher_temp_steps=ramp)
 
     def validate(self) -> None:
         super().validate()
@@ -155,11 +177,10 @@ class MRCRLConfig(CRLConfig):
             raise CrlError(
                 f"--agent.variant must be one of {', '.join(MRCRL_VARIANTS)}, got '{self.variant}'"
             )
-        for name in ("target_ema", "center_momentum"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise CrlError(
-                    f"--agent.{name.replace('_', '-')} must lie in [0, 1], got {getattr(self, name)}"
-                )
+        if not 0.0 < self.teacher_temp_warmup <= 1.0:
+            raise CrlError(f"--agent.teacher-temp-warmup must lie in (0, 1], got {self.teacher_temp_warmup}")
+        if not 0.0 <= self.center_momentum <= 1.0:
+            raise CrlError(f"--agent.center-momentum must lie in [0, 1], got {self.center_momentum}")
 
 
 @dataclass(frozen=True)

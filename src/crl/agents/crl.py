@@ -39,6 +39,7 @@ class TrainState(flax.struct.PyTreeNode):
     opt_state: optax.OptState
     rng: jax.Array
     step: jax.Array
+    target: dict = flax.struct.field(default_factory=dict)  # {'critic': EMA copy} for C-learning critics
 
 
 def critic_net(config: CRLConfig, size: int | None = None):
@@ -69,7 +70,8 @@ def init(key: jax.Array, config: CRLConfig, obs_dim: int, action_dim: int) -> Tr
         params["value"] = critic_net(config, 1).init(k_value, obs, obs)["params"]
     if config.actor_loss == "sac":
         params["log_alpha"] = jnp.zeros(())
-    return TrainState(params, optimizer(config).init(params), k_state, jnp.zeros((), jnp.int32))
+    target = {"critic": jax.tree.map(jnp.copy, params["critic"])} if config.bootstraps else {}
+    return TrainState(params, optimizer(config).init(params), k_state, jnp.zeros((), jnp.int32), target)
 
 
 # --- Critic ---------------------------------------------------------------------------------------
@@ -108,32 +110,49 @@ def next_or_future(key: jax.Array, batch: Batch, discount: float) -> jax.Array:
     return jnp.where(take_next[:, None], batch.next_observations, batch.critic_goals)
 
 
-def c_learning_critic_loss(config: CRLConfig, critic_params, actor_params, batch: Batch, key: jax.Array):
+def bootstrap_weight(
+    config: CRLConfig, target_critic, actor_params, batch: Batch, key: jax.Array
+) -> jax.Array:
+    """C-learning's importance weight w = clip(exp f'(s', a', g), 0, c_learning_clip), one per row, as the
+    CRL paper's code computes it:
+    - f' is the *target* critic (an EMA of the critic, rate target_ema), not the critic being trained;
+    - one weight shared by the ensemble: the minimum of the members' f' (min sigmoid, as theirs);
+    - a' ~ pi(. | s', g) sampled from the SAC actor's Gaussian; DDPG+BC's policy is its mean (the unit std
+      of its Gaussian is only the BC likelihood's), and the mean is used there.
+    No gradient flows through w."""
+    mean, log_std = actor_net(config, batch.actions.shape[-1]).apply(
+        {"params": actor_params}, batch.next_observations, batch.random_goals
+    )
+    if config.actor_loss == "sac":
+        mean = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    next_sa = jnp.concatenate([batch.next_observations, jnp.clip(mean, -1, 1)], -1)
+    f_next = jnp.min(q_values(config, target_critic, next_sa, batch.random_goals), 0)
+    return jax.lax.stop_gradient(jnp.clip(jnp.exp(f_next), 0.0, config.c_learning_clip))
+
+
+def c_learning_critic_loss(
+    config: CRLConfig, critic_params, target_critic, actor_params, batch: Batch, key: jax.Array
+):
     """C-learning / NCE + C-learning on matched rows: no outer-product negatives (Appendix D)."""
+    k_positives, k_action = jax.random.split(key)
     mixed = config.critic == "nce+c-learning"
-    positives = next_or_future(key, batch, config.discount) if mixed else batch.next_observations
+    positives = next_or_future(k_positives, batch, config.discount) if mixed else batch.next_observations
     state_action = jnp.concatenate([batch.observations, batch.actions], -1)
     pos = q_values(config, critic_params, state_action, positives)
     rand = q_values(config, critic_params, state_action, batch.random_goals)
-    # The bootstrap weight: exp f(s', a', g) with a' from the policy at (s', g), clipped, no gradient.
-    next_mean, _ = actor_net(config, batch.actions.shape[-1]).apply(
-        {"params": actor_params}, batch.next_observations, batch.random_goals
-    )
-    next_sa = jnp.concatenate([batch.next_observations, jnp.clip(next_mean, -1, 1)], -1)
-    weight = jnp.clip(
-        jnp.exp(q_values(config, critic_params, next_sa, batch.random_goals)), 0.0, config.c_learning_clip
-    )
-    loss = c_learning_loss(pos, rand, jax.lax.stop_gradient(weight), config.discount, mixed)
+    weight = bootstrap_weight(config, target_critic, actor_params, batch, k_action)
+    loss = c_learning_loss(pos, rand, weight, config.discount, mixed)
     # Diagnostics on the B x B matrix against each row's positive, comparable with the NCE critic's.
     info = contrastive_metrics(pairwise(config, critic_params, state_action, positives))
     return loss, {"loss": loss, "bootstrap_weight": jnp.mean(weight), **info}
 
 
-def critic_loss(config: CRLConfig, params: dict, batch: Batch, key: jax.Array) -> tuple[jax.Array, dict]:
-    if config.needs_next_observations:
-        return c_learning_critic_loss(
-            config, params["critic"], jax.lax.stop_gradient(params["actor"]), batch, key
-        )
+def critic_loss(
+    config: CRLConfig, params: dict, target: dict, batch: Batch, key: jax.Array
+) -> tuple[jax.Array, dict]:
+    if config.bootstraps:
+        actor = jax.lax.stop_gradient(params["actor"])
+        return c_learning_critic_loss(config, params["critic"], target["critic"], actor, batch, key)
     state_action = jnp.concatenate([batch.observations, batch.actions], -1)
     return contrastive_loss(config, params["critic"], state_action, batch.critic_goals)
 
@@ -214,10 +233,12 @@ def actor_loss(config: CRLConfig, params: dict, batch: Batch, key: jax.Array) ->
 # --- Update ---------------------------------------------------------------------------------------
 
 
-def total_loss(params: dict, config: CRLConfig, batch: Batch, key: jax.Array) -> tuple[jax.Array, dict]:
+def total_loss(
+    params: dict, target: dict, config: CRLConfig, batch: Batch, key: jax.Array
+) -> tuple[jax.Array, dict]:
     """Critic (+ V for AWR) + actor losses; each sees the other networks through stop_gradient."""
     k_critic, k_actor = jax.random.split(key)
-    c_loss, c_info = critic_loss(config, params, batch, k_critic)
+    c_loss, c_info = critic_loss(config, params, target, batch, k_critic)
     a_loss, a_info = actor_loss(config, params, batch, k_actor)
     info = {**prefixed("critic", c_info), **prefixed("actor", a_info)}
     loss = c_loss + a_loss
@@ -243,10 +264,16 @@ def update(state: TrainState, data: DeviceData, config: CRLConfig) -> tuple[Trai
     """One gradient step on a freshly sampled minibatch; returns the new state and scalar metrics."""
     rng, k_batch, k_loss = jax.random.split(state.rng, 3)
     batch = _sample(k_batch, data, config)
-    grads, info = jax.grad(total_loss, has_aux=True)(state.params, config, batch, k_loss)
+    grads, info = jax.grad(total_loss, has_aux=True)(state.params, state.target, config, batch, k_loss)
     updates, opt_state = optimizer(config).update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    return TrainState(params, opt_state, rng, state.step + 1), info
+    target = {name: ema(config.target_ema, old, params[name]) for name, old in state.target.items()}
+    return TrainState(params, opt_state, rng, state.step + 1, target), info
+
+
+def ema(rate: float, target, online):
+    """target + rate * (online - target), leaf by leaf."""
+    return jax.tree.map(lambda t, o: t + rate * (o - t), target, online)
 
 
 def validation_metrics(state, data: DeviceData, config: CRLConfig, key: jax.Array, batches: int = 8) -> dict:
@@ -254,7 +281,7 @@ def validation_metrics(state, data: DeviceData, config: CRLConfig, key: jax.Arra
 
     def one(k):
         k_batch, k_loss = jax.random.split(k)
-        return critic_loss(config, state.params, _sample(k_batch, data, config), k_loss)[1]
+        return critic_loss(config, state.params, state.target, _sample(k_batch, data, config), k_loss)[1]
 
     info = jax.tree.map(jnp.mean, jax.vmap(one)(jax.random.split(key, batches)))
     return prefixed("val", info)

@@ -84,12 +84,12 @@ def actor_input(config: MRCRLConfig, target: dict, obs: jax.Array) -> jax.Array:
 
 
 def teacher_temperature(config: MRCRLConfig, step: jax.Array) -> jax.Array:
-    """Cosine schedule from teacher_temp_start at step 0 to teacher_temp_end at teacher_temp_steps."""
+    """tau_t from teacher_temp_start at step 0 to teacher_temp_end at teacher_temp_steps, then constant:
+    a straight line (linear-warmup, DINOv2's) or a half cosine (cosine)."""
     frac = jnp.clip(step / max(config.teacher_temp_steps, 1), 0.0, 1.0)
-    return (
-        config.teacher_temp_start
-        + (config.teacher_temp_end - config.teacher_temp_start) * (1 - jnp.cos(jnp.pi * frac)) / 2
-    )
+    if config.teacher_temp_schedule == "cosine":
+        frac = (1 - jnp.cos(jnp.pi * frac)) / 2
+    return config.teacher_temp_start + (config.teacher_temp_end - config.teacher_temp_start) * frac
 
 
 def predicted_latents(config: MRCRLConfig, enc: dict, seg: Segment) -> jax.Array:

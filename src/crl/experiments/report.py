@@ -1,4 +1,5 @@
-"""`crl report DIR`: per dataset and run label, the final overall success as mean ± std over seeds,
+"""`crl report DIR`: per dataset and run label, the score (each seed's overall success averaged over its
+last K evaluations, K = 3 for the paper presets as OGBench counts) as mean ± std over seeds,
 Welch's t-test against a baseline label (the better score bold where p < alpha, as MR-CRL Table 1
 marks it), the published numbers beside ours (dagger where ours is outside the published mean ±
 std), the IQM across datasets with bootstrap CIs, and success curves per dataset. Written as
@@ -24,7 +25,7 @@ LABEL_ORDER = ["crl", "mrcrl", *[f"mrcrl-{v}" for v in MRCRL_VARIANTS[1:]], "gcb
 
 @dataclass
 class Cell:
-    scores: list[float]  # final success (percent) per seed
+    scores: list[float]  # score (percent) per seed
     mean: float
     std: float
     p: float = math.nan  # Welch's test against the baseline of the same dataset
@@ -47,6 +48,7 @@ class Report:
     iqm_shape: tuple[int, int]  # (seeds, datasets) the IQM was computed over
     unfinished: list[SeedResult]
     alpha: float
+    scored_steps: list[tuple[int, ...]]  # the distinct sets of updates whose evaluations make a score
 
 
 def _order(labels: set[str], baseline: str) -> list[str]:
@@ -67,7 +69,7 @@ def build(
     reps: int = 2000,
     seed: int = 0,
 ) -> Report:
-    finished = [r for r in results if r.final is not None]
+    finished = [r for r in results if r.score is not None]
     if not finished:
         raise CrlError("no run has finished (no evaluation at its last update): train them first")
     labels = {r.label for r in finished}
@@ -78,7 +80,7 @@ def build(
         )
     scores: dict[tuple[str, str], list[float]] = {}
     for r in sorted(finished, key=lambda r: r.seed):
-        scores.setdefault((r.dataset, r.label), []).append(r.final)
+        scores.setdefault((r.dataset, r.label), []).append(r.score)
     published = reference.published()
     cells = {key: Cell(s, *stats.mean_std(s), published=published.get(key)) for key, s in scores.items()}
     for (dataset, label), cell in cells.items():
@@ -90,8 +92,9 @@ def build(
             (cell if cell.mean > base.mean else base).bold = True
     datasets = _dataset_order({d for d, _ in scores})
     iqm, shape = _iqm(scores, datasets, sorted(labels), reps, seed)
-    unfinished = [r for r in results if r.final is None]
-    return Report(datasets, _order(labels, baseline), baseline, cells, iqm, shape, unfinished, alpha)
+    unfinished = [r for r in results if r.score is None]
+    scored = sorted({r.scored_steps for r in finished})
+    return Report(datasets, _order(labels, baseline), baseline, cells, iqm, shape, unfinished, alpha, scored)
 
 
 def _iqm(scores, datasets, labels, reps, seed):
@@ -158,9 +161,25 @@ def _rows(report: Report, latex: bool) -> list[list[str]]:
     return rows
 
 
+def _scoring(report: Report) -> str:
+    """Which evaluations make a seed's score, in words."""
+
+    def updates(steps: tuple[int, ...]) -> str:
+        return f"{len(steps)} ({', '.join(str(s) for s in steps)})"
+
+    counts = {len(steps) for steps in report.scored_steps}
+    if len(report.scored_steps) == 1:
+        (steps,) = report.scored_steps
+        return f"each seed's overall success (%) averaged over its evaluations at updates {updates(steps)}"
+    return (
+        f"each seed's overall success (%) averaged over its last {' or '.join(map(str, sorted(counts)))} "
+        f"evaluations (by preset or --last-evals; updates: {'; '.join(map(updates, report.scored_steps))})"
+    )
+
+
 def _legend(report: Report) -> str:
     return (
-        f"Final overall success (%), mean ± std over seeds (number of seeds). Bold: the better of a "
+        f"Score: {_scoring(report)}; mean ± std over seeds (number of seeds). Bold: the better of a "
         f"label and {report.baseline} where Welch's t-test gives p < {report.alpha}. †: outside the "
         "published mean ± std."
     )
@@ -288,10 +307,16 @@ def plot_curves(results: list[SeedResult], out_dir: Path) -> list[Path]:
 
 
 def write_report(
-    root: Path, out: Path | None = None, baseline: str | None = None, alpha: float = 0.05, reps: int = 2000
+    root: Path,
+    out: Path | None = None,
+    baseline: str | None = None,
+    alpha: float = 0.05,
+    reps: int = 2000,
+    last_evals: int | None = None,
 ) -> tuple[Report, Path]:
-    """Collect the runs under `root` and write report.md, report.tex, report.csv, iqm.csv and curves/."""
-    results = collect(root)
+    """Collect the runs under `root` and write report.md, report.tex, report.csv, iqm.csv and curves/;
+    a seed's score averages its last `last_evals` evaluations (default: its preset's K)."""
+    results = collect(root, last_evals)
     report = build(results, baseline, alpha, reps)
     out = out or root / "report"
     out.mkdir(parents=True, exist_ok=True)

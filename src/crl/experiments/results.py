@@ -1,4 +1,5 @@
-"""Reading finished runs back: each seed's final overall success and its success curve."""
+"""Reading finished runs back: each seed's score (the mean overall success of its last K evaluations)
+and its success curve."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from crl.config import agent_name, to_dict
 from crl.errors import CrlError
 from crl.experiments.sweep import Arm
 from crl.logs import read_jsonl
+from crl.presets import scored_evals
 from crl.train import read_config
 
 
@@ -19,34 +21,40 @@ class SeedResult:
     seed: int
     run_dir: Path
     steps: int
-    final: float | None  # overall success (percent) at the last update; None while unfinished
+    score: float | None  # mean overall success (percent) of the scored evaluations; None while unfinished
     curve: list[tuple[int, float]] = field(default_factory=list)  # (update, overall success %)
     setup: dict = field(default_factory=dict)  # the config, less what differs between seeds
+    scored_steps: tuple[int, ...] = ()  # the updates whose evaluations make the score
 
 
 def _setup(config_dict: dict) -> dict:
     return {k: v for k, v in config_dict.items() if k not in ("seed", "run_dir", "resume", "progress")}
 
 
-def read_run(run_dir: Path) -> SeedResult:
+def read_run(run_dir: Path, last: int | None = None) -> SeedResult:
+    """A run's curve and score: the mean of its last `last` evaluations (default: its preset's K), once
+    it has an evaluation at its final update; fewer when the run has fewer."""
     config = read_config(run_dir)
     arm = Arm(agent_name(config.agent), config.preset, getattr(config.agent, "variant", None))
     evals = read_jsonl(run_dir / "eval.jsonl")
     curve = sorted({r["step"]: 100.0 * r["overall"] for r in evals}.items())
-    final = dict(curve).get(config.steps)
+    finished = bool(curve) and curve[-1][0] == config.steps
+    scored = curve[-(last or scored_evals(config.preset)) :] if finished else []
+    score = sum(s for _, s in scored) / len(scored) if scored else None
+    setup, scored_steps = _setup(to_dict(config)), tuple(step for step, _ in scored)
     return SeedResult(
-        config.dataset, arm.label, config.seed, run_dir, config.steps, final, curve, _setup(to_dict(config))
+        config.dataset, arm.label, config.seed, run_dir, config.steps, score, curve, setup, scored_steps
     )
 
 
-def collect(root: Path) -> list[SeedResult]:
+def collect(root: Path, last: int | None = None) -> list[SeedResult]:
     """Every single-seed run directory under `root` (a multi-seed group's own config is skipped: its
     seeds are runs of their own). Two runs of one (dataset, label, seed), or seeds of one (dataset,
     label) trained with different settings, are an error: their numbers must not be mixed."""
     results = []
     for path in sorted(root.rglob("config.json")):
         if read_config(path.parent).seeds == 1:
-            results.append(read_run(path.parent))
+            results.append(read_run(path.parent, last))
     if not results:
         raise CrlError(f"no crl run directories under {root}: pass the --out of a sweep or a runs folder")
     seen: dict[tuple, SeedResult] = {}
