@@ -138,6 +138,36 @@ def test_two_runs_of_one_seed_are_refused(table_dir):
         collect(table_dir)
 
 
+def _write_curve(root, preset, seed, curve, steps=40, dataset="scene-play-v0"):
+    run_dir = _write_run(root, dataset, tiny_config(None, None).agent, seed, 0.0, steps, preset)
+    records = [{"step": step, "overall": success / 100, "tasks": {}} for step, success in curve]
+    (run_dir / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return run_dir
+
+
+def test_paper_presets_score_the_mean_of_the_last_three_evaluations(tmp_path):
+    curve = [(10, 90.0), (20, 10.0), (30, 20.0), (40, 60.0)]
+    _write_curve(tmp_path / "paper", "paper", 0, curve)
+    _write_curve(tmp_path / "paper", "paper", 1, [(s, v + 10) for s, v in curve])
+    _write_curve(tmp_path / "quick", "quick", 0, curve, dataset="cube-single-play-v0")
+    paper = rep.build(collect(tmp_path / "paper"), reps=10)
+    assert paper.cells[("scene-play-v0", "crl")].scores == pytest.approx([30.0, 40.0])  # (10+20+60)/3
+    assert paper.scored_steps == [(20, 30, 40)]
+    assert "averaged over its evaluations at updates 3 (20, 30, 40)" in rep.to_markdown(paper)
+    quick = rep.build(collect(tmp_path / "quick"), reps=10)
+    assert quick.cells[("cube-single-play-v0", "crl")].scores == [60.0]  # quick: the final evaluation only
+    flagged = rep.build(collect(tmp_path / "paper", last=2), reps=10)
+    assert flagged.cells[("scene-play-v0", "crl")].scores == pytest.approx([40.0, 50.0])
+    mixed = rep.build(collect(tmp_path), reps=10, baseline="crl")
+    assert "last 1 or 3 evaluations" in rep.to_markdown(mixed)
+
+
+def test_a_run_without_its_final_evaluation_is_not_scored(tmp_path):
+    run = _write_curve(tmp_path, "paper", 0, [(10, 50.0), (20, 50.0), (30, 50.0)])  # steps=40
+    (result,) = collect(tmp_path)
+    assert result.run_dir == run and result.score is None and result.scored_steps == ()
+
+
 def test_seeds_with_different_settings_are_refused(tmp_path):
     crl_agent = tiny_config(None, None).agent
     _write_run(tmp_path, "scene-play-v0", crl_agent, 0, 10.0, steps=40)
