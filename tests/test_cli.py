@@ -1,10 +1,13 @@
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from crl.cli import COMMANDS, main
+from crl.data.generate import generate
+from crl.data.store import ensure_files
 from tests.conftest import DATASET
 
 
@@ -123,3 +126,41 @@ def test_data_list_shows_generability(args, tmp_path, capsys):
     assert "needs trained expert policies" in line and "crl data download antmaze-large-navigate-v0" in line
     line = next(line for line in out.splitlines() if line.startswith("cube-triple-noisy-v0"))
     assert line.split()[1:3] == ["no", "yes"]
+
+
+def test_a_lone_user_file_is_never_replaced(tiny_data_dir, tmp_path, capsys):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    user_val = data_dir / f"{DATASET}-val.npz"
+    user_val.write_bytes((tiny_data_dir / f"{DATASET}-val.npz").read_bytes())
+    before = user_val.read_bytes()
+    train_args = ["train", "--run-dir", str(tmp_path / "r")]
+    for args in (train_args, ["data", "generate", DATASET, "--episodes", "2"]):
+        code, _, err = _run([*args, "--data-dir", str(data_dir)], capsys)
+        assert code == 2 and err.strip().count("\n") == 0, args
+        assert user_val.read_bytes() == before and not (data_dir / f"{DATASET}.npz").exists()
+    _, _, err = _run([*train_args, "--data-dir", str(data_dir)], capsys)
+    assert f"{data_dir / DATASET}.npz not found" in err
+    assert f"copy {DATASET}.npz into {data_dir}, or remove {DATASET}-val.npz" in err
+
+
+def test_crl_still_finishes_its_own_interrupted_generation(tmp_path, monkeypatch):
+    small = partial(generate, episodes=2)  # the recipe's 1000 episodes would take minutes
+    monkeypatch.setattr("crl.data.store.generate", lambda *args, **kwargs: small(*args, **kwargs))
+    first = generate(DATASET, tmp_path, episodes=2, progress=False)
+    first[1].unlink()  # as if killed between writing the two files: the parts are still there
+    (tmp_path / f".{DATASET}.parts").mkdir()
+    assert ensure_files(DATASET, tmp_path, progress=False) == first and first[1].exists()
+    first[1].unlink()  # crl's file, recorded in its manifest: generated again too
+    assert ensure_files(DATASET, tmp_path, progress=False) == first and first[1].exists()
+
+
+@pytest.mark.parametrize("flag", ["--run-dir", "--data-dir"])
+def test_a_file_where_a_directory_belongs_is_one_line(flag, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    for path in (blocker, blocker / "below"):
+        run_dir = [] if flag == "--run-dir" else ["--run-dir", str(tmp_path / "run")]
+        code, _, err = _run(["train", flag, str(path), "--steps", "10", *run_dir], capsys)
+        assert code == 2 and err.strip().count("\n") == 0, err
+        assert f"{blocker} is a file" in err and flag in err

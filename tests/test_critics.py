@@ -89,11 +89,14 @@ def _perturbed(tree, key, scale=1.0):
     return treedef.unflatten([x + n for x, n in zip(leaves, noise, strict=True)])
 
 
+critic_loss = jax.jit(agent.critic_loss, static_argnums=0)  # one compile instead of op-by-op dispatch
+
+
 def test_c_learning_bootstrap_weight_is_clipped_and_carries_no_gradient():
     config = CRLConfig(batch_size=64, hidden=(8,), latent_dim=4, critic="nce+c-learning", c_learning_clip=0.5)
     state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
     batch = _batch(jax.random.PRNGKey(1))
-    _, info = agent.critic_loss(config, state.params, state.target, batch, jax.random.PRNGKey(2))
+    _, info = critic_loss(config, state.params, state.target, batch, jax.random.PRNGKey(2))
     mean, _ = agent.actor_net(config, 2).apply(
         {"params": state.params["actor"]}, batch.next_observations, batch.random_goals
     )
@@ -102,9 +105,9 @@ def test_c_learning_bootstrap_weight_is_clipped_and_carries_no_gradient():
     raw = np.exp(np.asarray(f).min(0))  # one weight per row: the ensemble's minimum
     assert (raw > 0.5).any() and (raw < 0.5).any()  # the clip binds for some rows only
     assert float(info["bootstrap_weight"]) == pytest.approx(np.minimum(raw, 0.5).mean(), rel=1e-5)
-    grads = jax.grad(lambda p: agent.critic_loss(config, p, state.target, batch, jax.random.PRNGKey(2))[0])(
-        state.params
-    )
+    grads = jax.jit(
+        jax.grad(lambda p: critic_loss(config, p, state.target, batch, jax.random.PRNGKey(2))[0])
+    )(state.params)
     assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(grads["actor"]))
     assert any(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(grads["critic"]))
 
@@ -115,18 +118,19 @@ def test_c_learning_bootstrap_weight_comes_from_the_target_critic(actor_loss):
     state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
     batch, key = _batch(jax.random.PRNGKey(1), n=32), jax.random.PRNGKey(2)
     actor, target = state.params["actor"], state.target["critic"]
-    weight = agent.bootstrap_weight(config, target, actor, batch, key)
+    bootstrap_weight = jax.jit(agent.bootstrap_weight, static_argnums=0)
+    weight = bootstrap_weight(config, target, actor, batch, key)
     assert weight.shape == (32,)  # one weight per row, shared by the ensemble members
     # Changing the online critic alone leaves the weight unchanged; changing the target changes it.
     online = {**state.params, "critic": _perturbed(state.params["critic"], jax.random.PRNGKey(3))}
     moved = {"critic": _perturbed(target, jax.random.PRNGKey(4))}
-    _, base = agent.critic_loss(config, state.params, state.target, batch, key)
-    _, online_changed = agent.critic_loss(config, online, state.target, batch, key)
-    _, target_changed = agent.critic_loss(config, state.params, moved, batch, key)
+    _, base = critic_loss(config, state.params, state.target, batch, key)
+    _, online_changed = critic_loss(config, online, state.target, batch, key)
+    _, target_changed = critic_loss(config, state.params, moved, batch, key)
     assert float(online_changed["bootstrap_weight"]) == float(base["bootstrap_weight"])
     assert float(target_changed["bootstrap_weight"]) != pytest.approx(float(base["bootstrap_weight"]))
     # SAC's next action is a sample (the key matters); DDPG+BC's is the policy's mean (it does not).
-    other_key = agent.bootstrap_weight(config, target, actor, batch, jax.random.PRNGKey(5))
+    other_key = bootstrap_weight(config, target, actor, batch, jax.random.PRNGKey(5))
     assert np.allclose(other_key, weight) == (actor_loss == "ddpgbc")
 
 
@@ -135,7 +139,7 @@ def test_target_critic_moves_by_tau_toward_the_updated_critic():
     config = CRLConfig(batch_size=16, hidden=(8,), latent_dim=4, critic="nce+c-learning", target_ema=0.1)
     state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
     state = state.replace(target={"critic": _perturbed(state.target["critic"], jax.random.PRNGKey(1))})
-    new, _ = agent.update(state, data, config)
+    new, _ = jax.jit(agent.update, static_argnums=2)(state, data, config)
     old_target, online = state.target["critic"], new.params["critic"]
     leaves = (jax.tree.leaves(x) for x in (old_target, online, new.target["critic"]))
     for t0, o, t1 in zip(*leaves, strict=True):
@@ -202,7 +206,7 @@ def test_l2_normalised_critic_learns_as_the_unnormalised_one(tiny_data_dir):
     accuracy = {}
     for repr_norm in ("none", "l2"):
         config = CRLConfig(batch_size=128, hidden=(64, 64), latent_dim=64, alpha=0.03, repr_norm=repr_norm)
-        states, _ = run_chunk(initial_states(config, [0], 2, 2), train_data, config, 1000)
+        states, _ = run_chunk(initial_states(config, [0], 2, 2), train_data, config, 500)
         key = jax.random.PRNGKey(0)
         val = agent.validation_metrics(unstack(states, 0), val_data, config, key, batches=32)
         accuracy[repr_norm] = float(val["val/categorical_accuracy"])

@@ -121,3 +121,12 @@ def test_dataset_names():
     assert env_name("puzzle-4x4-noisy-v0") == "puzzle-4x4-v0"
     with pytest.raises(CrlError, match="did you mean pointmaze-medium-navigate-v0"):
         check_dataset_name("pointmaze-medum-navigate-v0")
+
+
+@pytest.mark.parametrize("value", [2.0, -1.0, 0.5])
+def test_terminals_other_than_0_and_1_are_named(tmp_path, value):
+    arrays = _arrays()
+    arrays["terminals"] = arrays["terminals"].astype(np.float32)
+    arrays["terminals"][7] = value
+    with pytest.raises(CrlError, match=rf"'terminals' holds {value!r} at row 7; it must be 0 or 1"):
+        read_npz(_write(tmp_path, arrays))

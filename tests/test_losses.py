@@ -53,6 +53,14 @@ def test_contrastive_metrics_on_a_known_matrix():
     assert np.isclose(float(m["binary_accuracy"]), 7 / 9)
     assert np.isclose(float(m["logits_pos"]), (1.0 + 0.5 - 0.5) / 3)
     assert np.isclose(float(m["logits_neg"]), (-1 - 2 + 2 - 1 - 1 - 3) / 6)
+    # An ensemble: accuracies are those of the members' mean logits (OGBench's), not the members' mean.
+    other = jnp.array([[-3.0, 1.0, 0.0], [0.0, 1.5, -1.0], [1.0, 1.0, 2.5]])
+    pair = contrastive_metrics(jnp.stack([logits, other]))
+    single = contrastive_metrics((logits + other) / 2)
+    for key in ("binary_accuracy", "categorical_accuracy", "logits_pos", "logits_neg"):
+        assert np.isclose(float(pair[key]), float(single[key])), key
+    members = np.mean([float(contrastive_metrics(x)["binary_accuracy"]) for x in (logits, other)])
+    assert not np.isclose(float(pair["binary_accuracy"]), members)
 
 
 def _tiny_batch(key, n=4, dim=2):

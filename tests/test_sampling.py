@@ -69,14 +69,18 @@ def test_future_goals_are_strictly_later_except_at_the_end():
     assert (goals[at_end] == i[at_end]).all()
 
 
-def test_uniform_future_is_uniform():
+@pytest.mark.parametrize("start, later", [(5, 39), (39, 5)])
+def test_uniform_future_follows_ogbench_law(start, later):
+    # OGBench rounds a uniform point between the next state and the last one: the two endpoints get
+    # half the weight of each state between them, 1 / (2 (later - 1)) against 1 / (later - 1).
     ends, _ = _ends()
-    idx = jnp.full((100_000,), 5, jnp.int32)  # first state of the 40-step trajectory: 39 later states
+    assert int(ends[start]) - start == later
+    idx = jnp.full((200_000,), start, jnp.int32)
     goals = np.asarray(uniform_future(jax.random.PRNGKey(7), idx, ends))
-    counts = np.bincount(goals - 6, minlength=39)
-    assert len(counts) == 39
-    expected = len(goals) / 39
-    assert np.abs(counts - expected).max() < 5 * np.sqrt(expected)
+    counts = np.bincount(goals - start - 1, minlength=later)
+    assert len(counts) == later
+    expected = len(goals) * np.array([0.5, *[1.0] * (later - 2), 0.5]) / (later - 1)
+    assert np.abs(counts - expected).max() < 5 * np.sqrt(expected.max())
 
 
 @pytest.mark.parametrize("probs", [(0.0, 0.5, 0.5), (0.2, 0.3, 0.5), (0.0, 1.0, 0.0)])

@@ -150,3 +150,47 @@ def test_killed_process_resumes_to_the_same_parameters(tiny_data_dir, tmp_path):
 
     config = from_dict(json.loads((killed / "config.json").read_text())["config"])
     _assert_same(_final_params(tmp_path / "straight", config), _final_params(killed, config))
+
+
+def test_resume_without_a_checkpoint_says_it_starts_a_new_run(tiny_data_dir, tmp_path, capsys):
+    config = tiny_config(tiny_data_dir, tmp_path / "run", steps=10, resume=True)
+    train(config)
+    assert f"no checkpoint in {tmp_path / 'run'}: starting a new run" in capsys.readouterr().out
+    assert int(_final_params(tmp_path / "run", config).step) == 10
+
+
+def _damage(step_dir, how):
+    files = [p for p in step_dir.rglob("*") if p.is_file() and p.name != "crl-sha256.json"]
+    if how == "truncated":  # every file cut in half, as a disk filling up mid-copy would
+        for path in files:
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:  # one byte of the largest file changed, its size kept: only the checksum can tell
+        path = max(files, key=lambda p: p.stat().st_size)
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["truncated", "one-byte"])
+def test_a_damaged_latest_checkpoint_falls_back_to_the_complete_one(how, tiny_data_dir, tmp_path, capsys):
+    straight = tiny_config(tiny_data_dir, tmp_path / "straight")  # checkpoints at 20 and 40
+    train(straight)
+    config = tiny_config(tiny_data_dir, tmp_path / "run")
+    train(config)
+    _damage(tmp_path / "run" / "checkpoints" / "40", how)
+    capsys.readouterr()
+    train(dataclasses.replace(config, resume=True))
+    out = capsys.readouterr().out
+    assert f"checkpoint 40 in {tmp_path / 'run'} is damaged (" in out
+    assert "resuming from checkpoint 20, the newest complete one" in out
+    assert (tmp_path / "run" / "damaged-checkpoints" / "40").is_dir()
+    _assert_same(_final_params(tmp_path / "straight", straight), _final_params(tmp_path / "run", config))
+
+
+def test_no_complete_checkpoint_names_the_damaged_one(tiny_data_dir, tmp_path):
+    config = tiny_config(tiny_data_dir, tmp_path / "run")
+    train(config)
+    for step in (20, 40):
+        _damage(tmp_path / "run" / "checkpoints" / str(step), "truncated")
+    with pytest.raises(CrlError, match="checkpoint 40 in .* is damaged .* no older checkpoint is complete"):
+        train(dataclasses.replace(config, resume=True))

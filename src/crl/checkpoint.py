@@ -1,9 +1,14 @@
-"""Checkpoints of the whole train state, through Orbax: each save is finalised atomically (written
-to a temporary directory and renamed), so a killed run leaves only complete checkpoints."""
+"""Checkpoints of the whole train state, through Orbax. Each save is finalised atomically (written to a
+temporary directory and renamed), so a killed run leaves only complete checkpoints; crl then records a
+checksum of every file of the save, so that a checkpoint damaged afterwards (truncated, overwritten) is
+told from a good one."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +18,22 @@ from crl.errors import CrlError
 
 logging.getLogger("absl").setLevel(logging.ERROR)
 
+CHECKSUMS = "crl-sha256.json"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
 
 class Checkpoints:
     def __init__(self, directory: Path, keep: int = 2):
+        self.directory = Path(directory).absolute()
         self.manager = ocp.CheckpointManager(
-            Path(directory).absolute(),
+            self.directory,
             options=ocp.CheckpointManagerOptions(
                 max_to_keep=keep, enable_async_checkpointing=False, create=True
             ),
@@ -26,9 +42,49 @@ class Checkpoints:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
+    def all_steps(self) -> list[int]:
+        return sorted(self.manager.all_steps())
+
     def save(self, step: int, state: Any) -> None:
         self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
         self.manager.wait_until_finished()
+        step_dir = self.directory / str(step)
+        files = sorted(p for p in step_dir.rglob("*") if p.is_file() and p.name != CHECKSUMS)
+        record = {str(p.relative_to(step_dir)): _sha256(p) for p in files}
+        tmp = step_dir / f"{CHECKSUMS}.tmp"
+        tmp.write_text(json.dumps(record, indent=1))
+        tmp.replace(step_dir / CHECKSUMS)
+
+    def has_checksums(self, step: int) -> bool:
+        return (self.directory / str(step) / CHECKSUMS).exists()
+
+    def damage(self, step: int) -> str | None:
+        """What differs from the checksums recorded at save time; None when nothing does (or nothing was
+        recorded: a run saved by an older crl, or killed between the save and its checksums)."""
+        step_dir = self.directory / str(step)
+        try:
+            record = json.loads((step_dir / CHECKSUMS).read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            return f"its {CHECKSUMS} is unreadable"
+        for name, digest in record.items():
+            path = step_dir / name
+            if not path.is_file():
+                return f"{name} is missing"
+            if _sha256(path) != digest:
+                return f"{name} differs from its checksum at save time"
+        return None
+
+    def set_aside(self, step: int) -> Path:
+        """Move a damaged checkpoint out of the manager's directory (so the step can be saved again)."""
+        dest = self.directory.parent / "damaged-checkpoints" / str(step)
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(self.directory / str(step), dest)
+        self.manager.reload()
+        return dest
 
     def restore(self, template: Any, step: int | None = None) -> Any:
         """Restore into the structure (and dtypes) of `template`; the latest step by default."""

@@ -183,6 +183,9 @@ def _has_checkpoints(run_dir: Path) -> bool:
 
 def prepare_run_dir(config: TrainConfig) -> Path:
     run_dir = config.run_dir or default_run_dir(config)
+    blocking = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise CrlError(f"--run-dir {run_dir} cannot be made: {blocking} is a file; pick another --run-dir")
     if any(_has_checkpoints(d) for _, d in seed_runs(run_dir, config)) and not config.resume:
         raise CrlError(
             f"{run_dir} already holds a run: add --resume to continue it, or pick another --run-dir"
@@ -192,13 +195,40 @@ def prepare_run_dir(config: TrainConfig) -> Path:
     return run_dir
 
 
+UNVERIFIED = "unreadable, and saved without checksums"
+
+
 def _restore(checkpoints: list[Checkpoints], template, run_dir: Path):
-    """The seeds' latest common checkpoint, stacked; (None, 0) when there is none."""
-    latest = [c.latest_step() for c in checkpoints]
-    if any(step is None for step in latest):
-        return None, 0
-    step = min(latest)  # a run killed between the seeds' saves resumes from the step they all reached
-    return stack([c.restore(template, step) for c in checkpoints]), step
+    """The newest checkpoint that every seed has complete, stacked; (None, 0) when there is none.
+    A newer one that is damaged is set aside, with one line saying so."""
+    common = sorted(set.intersection(*(set(c.all_steps()) for c in checkpoints)), reverse=True)
+    damaged: list[tuple[int, str]] = []
+    unreadable: CrlError | None = None  # the first restore error of a checkpoint saved without checksums
+    for step in common:
+        reason = next((r for c in checkpoints if (r := c.damage(step))), None)
+        if reason is None:
+            try:
+                states = [c.restore(template, step) for c in checkpoints]
+            except CrlError as exc:
+                if all(c.has_checksums(step) for c in checkpoints):
+                    raise  # its files are as saved: it is the config that does not fit
+                unreadable, reason = unreadable or exc, UNVERIFIED
+            else:
+                for bad, why in damaged:
+                    moved = [c.set_aside(bad) for c in checkpoints]
+                    print(f"checkpoint {bad} in {run_dir} is damaged ({why}); moved to {moved[0].parent}, "
+                          f"resuming from checkpoint {step}, the newest complete one")  # fmt: skip
+                return stack(states), step
+        damaged.append((step, reason))
+    if unreadable is not None and all(why == UNVERIFIED for _, why in damaged):
+        raise unreadable  # no checksum found damage: more likely a config that does not fit
+    if damaged:
+        step, why = damaged[0]
+        raise CrlError(
+            f"checkpoint {step} in {run_dir} is damaged ({why}) and no older checkpoint is complete; "
+            "train again without --resume in another --run-dir"
+        )
+    return None, 0
 
 
 def train(config: TrainConfig) -> list[EvalResult] | None:
@@ -222,6 +252,8 @@ def train(config: TrainConfig) -> list[EvalResult] | None:
         template = unstack(initial_states(agent_config, [0], obs_dim, data.action_dim), 0)
         states, start = _restore(checkpoints, template, run_dir)
     if states is None:
+        if config.resume:  # sweeps resume every run, started or not
+            print(f"no checkpoint in {run_dir}: starting a new run")
         states = initial_states(agent_config, seeds, obs_dim, data.action_dim)
     else:
         print(f"resuming {run_dir} from step {start}")

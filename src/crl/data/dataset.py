@@ -58,6 +58,13 @@ def _check_arrays(path: Path, arrays: dict[str, np.ndarray], hint: str) -> None:
                     f"{path}: '{key}' holds NaN or inf (first at row {row}); the file is corrupt{hint}"
                 )
     terminals = arrays["terminals"]
+    odd = np.flatnonzero((terminals != 0) & (terminals != 1))
+    if odd.size:
+        row = int(odd[0])
+        raise CrlError(
+            f"{path}: 'terminals' holds {terminals.flat[row].item()!r} at row {row}; it must be 0 or 1 "
+            f"(1 on each trajectory's last entry){hint}"
+        )
     if not terminals.any():
         raise CrlError(
             f"{path}: 'terminals' marks no trajectory end, so trajectories cannot be told apart{hint}"

@@ -59,6 +59,18 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def written_by_crl(dataset: str, directory: Path, path: Path) -> bool:
+    """Whether `path` is crl's own: the manifest records its checksum, or crl's unfinished generation of
+    the dataset (its parts directory) is there to finish writing it. Anything else was placed by a user."""
+    if (directory / f".{dataset}.parts").is_dir():
+        return True
+    try:
+        manifest = json.loads(manifest_path(directory, dataset).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("sha256", {}).get(path.name) == sha256(path)
+
+
 def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write to a temporary file beside `path`, then rename: readers see the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +138,12 @@ def generate(
             f"crl cannot make {dataset} here ({why_not_generated(dataset)}); place the official files in "
             f"{directory}, or fetch them with `crl data download {dataset}` where a network exists"
         )
+    for path in dataset_paths(dataset, directory):
+        if path.exists() and not written_by_crl(dataset, directory, path):
+            raise CrlError(
+                f"{path} is already there and crl did not write it, so crl will not replace it: move it "
+                f"out of {directory} to generate {dataset} there, or use another --data-dir"
+            )
     recipe = RECIPES[dataset]
     episodes = recipe.episodes if episodes is None else episodes
     if episodes < 1 or workers < 1:

@@ -58,7 +58,14 @@ def env_name(dataset: str) -> str:
 def data_dir(override: str | os.PathLike | None = None) -> Path:
     """Where datasets live: `override`, else $CRL_DATA_DIR, else ogbench's own default (~/.ogbench/data)."""
     chosen = override or os.environ.get(DATA_DIR_ENV) or OGBENCH_DEFAULT_DIR
-    return Path(chosen).expanduser()
+    path = Path(chosen).expanduser()
+    blocking = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise CrlError(
+            f"data directory {path} cannot be used: {blocking} is a file; pass --data-dir (or set "
+            f"${DATA_DIR_ENV}) to a directory"
+        )
+    return path
 
 
 def dataset_paths(dataset: str, directory: Path) -> tuple[Path, Path]:

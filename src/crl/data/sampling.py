@@ -53,10 +53,13 @@ def geometric_future(key: jax.Array, idx: jax.Array, traj_end: jax.Array, discou
 
 
 def uniform_future(key: jax.Array, idx: jax.Array, traj_end: jax.Array) -> jax.Array:
-    """A uniformly drawn later state of the same trajectory (the state itself at the trajectory's end)."""
+    """A later state of the same trajectory (the state itself at the trajectory's end), drawn as OGBench's
+    GCDataset draws it: round(low + (end - low) u), u ~ U[0, 1), low = idx + 1. The rounding gives the
+    two endpoints half the weight of each state between them; crl keeps that law for parity."""
     end = traj_end[idx]
     low = jnp.minimum(idx + 1, end)
-    return low + jnp.floor(jax.random.uniform(key, idx.shape) * (end - low + 1)).astype(idx.dtype)
+    offset = jnp.round((end - low) * (1.0 - jax.random.uniform(key, idx.shape)))
+    return low + offset.astype(idx.dtype)
 
 
 def mixed_goals(

@@ -10,7 +10,7 @@ import numpy as np
 import ogbench  # noqa: F401  (registers the environments)
 
 from crl.data.dataset import check_spaces, read_npz, to_layout
-from crl.data.generate import can_generate, generate, why_not_generated
+from crl.data.generate import can_generate, generate, why_not_generated, written_by_crl
 from crl.data.names import check_dataset_name, dataset_paths, env_name
 from crl.errors import CrlError
 
@@ -43,6 +43,13 @@ def ensure_files(dataset: str, directory: Path, progress: bool = True) -> tuple[
     if not can_generate(dataset):
         missing = train_path if not train_path.exists() else val_path
         raise CrlError(f"dataset file {missing} not found; {fix_hint(dataset, directory)}")
+    present = next((p for p in (train_path, val_path) if p.exists()), None)
+    if present is not None and not written_by_crl(dataset, directory, present):
+        missing = val_path if present == train_path else train_path
+        raise CrlError(
+            f"{missing} not found, and {present.name} beside it was not written by crl: copy {missing.name} "
+            f"into {directory}, or remove {present.name} so that crl can generate both"
+        )
     print(f"{dataset} is not in {directory}: generating it locally (done once, then cached)")
     return generate(dataset, directory, progress=progress)
 
