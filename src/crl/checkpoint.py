@@ -5,7 +5,6 @@ told from a good one."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -14,19 +13,12 @@ from typing import Any
 
 import orbax.checkpoint as ocp
 
+from crl.checksums import sha256
 from crl.errors import CrlError
 
 logging.getLogger("absl").setLevel(logging.ERROR)
 
 CHECKSUMS = "crl-sha256.json"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Checkpoints:
@@ -50,7 +42,7 @@ class Checkpoints:
         self.manager.wait_until_finished()
         step_dir = self.directory / str(step)
         files = sorted(p for p in step_dir.rglob("*") if p.is_file() and p.name != CHECKSUMS)
-        record = {str(p.relative_to(step_dir)): _sha256(p) for p in files}
+        record = {str(p.relative_to(step_dir)): sha256(p) for p in files}
         tmp = step_dir / f"{CHECKSUMS}.tmp"
         tmp.write_text(json.dumps(record, indent=1))
         tmp.replace(step_dir / CHECKSUMS)
@@ -72,7 +64,7 @@ class Checkpoints:
             path = step_dir / name
             if not path.is_file():
                 return f"{name} is missing"
-            if _sha256(path) != digest:
+            if sha256(path) != digest:
                 return f"{name} differs from its checksum at save time"
         return None
 

@@ -9,7 +9,6 @@ index), so the result is the same for any number of workers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
@@ -21,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from crl import __version__
+from crl.checksums import sha256
 from crl.data import manipspace, pointmaze
 from crl.data.names import check_dataset_name, dataset_paths
 from crl.errors import CrlError
@@ -49,14 +49,6 @@ def default_episodes(dataset: str) -> int:
 
 def manifest_path(directory: Path, dataset: str) -> Path:
     return directory / f"{dataset}.crl.json"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def written_by_crl(dataset: str, directory: Path, path: Path) -> bool:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from crl.checksums import sha256
 from crl.data.dataset import check_spaces, read_npz
-from crl.data.generate import RECIPES, manifest_path, sha256
+from crl.data.generate import RECIPES, manifest_path
 from crl.data.names import OFFICIAL_DATASETS, env_name
 from crl.errors import CrlError
 
