@@ -167,12 +167,12 @@ def _scoring(report: Report) -> str:
     def updates(steps: tuple[int, ...]) -> str:
         return f"{len(steps)} ({', '.join(str(s) for s in steps)})"
 
-    counts = {len(steps) for steps in report.scored_steps}
     if len(report.scored_steps) == 1:
         (steps,) = report.scored_steps
         return f"each seed's overall success (%) averaged over its evaluations at updates {updates(steps)}"
+    counts = sorted({len(steps) for steps in report.scored_steps})
     return (
-        f"each seed's overall success (%) averaged over its last {' or '.join(map(str, sorted(counts)))} "
+        f"each seed's overall success (%) averaged over its last {' or '.join(map(str, counts))} "
         f"evaluations (by preset or --last-evals; updates: {'; '.join(map(updates, report.scored_steps))})"
     )
 
