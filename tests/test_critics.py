@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from crl.agents import crl as agent
+from crl.agents import sample_and_update
 from crl.agents.losses import c_learning_loss, cpc_loss, critic_logits, paired_logits
 from crl.bench import synthetic_dataset
 from crl.config import CRLConfig, GCBCConfig
@@ -139,7 +140,7 @@ def test_target_critic_moves_by_tau_toward_the_updated_critic():
     config = CRLConfig(batch_size=16, hidden=(8,), latent_dim=4, critic="nce+c-learning", target_ema=0.1)
     state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
     state = state.replace(target={"critic": _perturbed(state.target["critic"], jax.random.PRNGKey(1))})
-    new, _ = jax.jit(agent.update, static_argnums=2)(state, data, config)
+    new, _ = jax.jit(sample_and_update, static_argnums=2)(state, data, config)
     old_target, online = state.target["critic"], new.params["critic"]
     leaves = (jax.tree.leaves(x) for x in (old_target, online, new.target["critic"]))
     for t0, o, t1 in zip(*leaves, strict=True):

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from crl.agents import mrcrl
+from crl.agents import mrcrl, sample_and_update
 from crl.config import MRCRL_VARIANTS, MRCRLConfig
 from crl.data.sampling import Batch, DeviceData, Segment, segments
 from crl.logs import read_jsonl
@@ -146,7 +146,7 @@ def test_no_gradient_reaches_the_online_encoders_from_critic_or_actor():
     # ...and one full update leaves the online encoders exactly where an encoder-loss step alone puts them,
     # while the targets (not due for a copy at step 1) stay put.
     data = _data()
-    new, _ = mrcrl.update(state, data, config)
+    new, _ = sample_and_update(state, data, config)
     rng, k_idx, _ = jax.random.split(state.rng, 3)
     idx = jax.random.randint(k_idx, (config.batch_size,), 0, 60)
     seg = segments(data, idx, config.horizon)
@@ -167,7 +167,7 @@ def test_targets_change_only_every_p_updates():
     data = _data()
     for step in range(1, 8):
         before = state.target
-        state, _ = mrcrl.update(state, data, config)
+        state, _ = sample_and_update(state, data, config)
         same = all(
             np.array_equal(a, b)
             for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(state.target), strict=True)
@@ -185,7 +185,7 @@ def test_targets_change_only_every_p_updates():
 def test_ema_targets_move_by_the_ema_rate():
     config = tiny(variant="ema-target", target_ema=0.25)
     state = mrcrl.init(jax.random.PRNGKey(0), config, OBS, ACT)
-    new, _ = mrcrl.update(state, _data(), config)
+    new, _ = sample_and_update(state, _data(), config)
     leaves = [jax.tree.leaves(x) for x in (state.target, new.target, new.params["encoder"])]
     for t_old, t_new, online in zip(*leaves, strict=True):
         np.testing.assert_allclose(

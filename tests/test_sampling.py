@@ -20,6 +20,10 @@ def _ends():
     return jnp.asarray(trajectory_ends(terminals)), terminals
 
 
+def _source(ends):
+    return DeviceData(jnp.zeros((len(ends), 1)), jnp.zeros((len(ends), 1)), jnp.asarray(ends))
+
+
 def _starts(ends):
     ends = np.asarray(ends)
     return np.concatenate([[0], np.flatnonzero(np.diff(ends)) + 1])[np.searchsorted(np.unique(ends), ends)]
@@ -51,7 +55,7 @@ def test_goals_stay_in_the_same_trajectory_and_never_in_the_past():
     for goals in (
         geometric_future(jax.random.PRNGKey(2), idx, ends, 0.99),
         uniform_future(jax.random.PRNGKey(3), idx, ends),
-        mixed_goals(jax.random.PRNGKey(4), idx, ends, 0.2, 0.8, 0.0),
+        mixed_goals(jax.random.PRNGKey(4), _source(ends), idx, 0.2, 0.8, 0.0),
     ):
         goals, i = np.asarray(goals), np.asarray(idx)
         assert (goals >= i).all()
@@ -90,7 +94,7 @@ def test_mixture_shares_match_the_config(probs):
     n_states = 1_000_000
     ends = jnp.full((n_states,), n_states - 1, jnp.int32)
     idx = jnp.full((200_000,), n_states // 2, jnp.int32)
-    goals = np.asarray(mixed_goals(jax.random.PRNGKey(8), idx, ends, *probs))
+    goals = np.asarray(mixed_goals(jax.random.PRNGKey(8), _source(ends), idx, *probs))
     current = (goals == n_states // 2).mean()
     past = (goals < n_states // 2).mean()
     assert abs(current - probs[0]) < 0.01

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from crl.agents import agent_module
+from crl.agents import sample_and_update
 from crl.config import AgentConfig
 from crl.data.dataset import read_npz, to_layout
 from crl.data.generate import write_npz_atomic
@@ -91,7 +91,7 @@ def update_throughput(
 
 def update_flops(config: AgentConfig, state, data: DeviceData) -> float:
     """XLA's FLOP count of one update, compiled alone (a scan's body would be counted once, not per step)."""
-    update = jax.jit(partial(agent_module(config).update, config=config))
+    update = jax.jit(partial(sample_and_update, config=config))
     cost = update.lower(state, data).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return float(cost.get("flops", float("nan")))

@@ -17,9 +17,10 @@ from crl.errors import CrlError
 USAGE = """usage: crl COMMAND [FLAGS]
 
 commands:
-  train       train an agent on an OGBench dataset, then evaluate it (`crl train --help`)
+  train       train an agent on an OGBench dataset or online (--env), then evaluate it (`crl train --help`)
   eval        evaluate the latest checkpoint of a run directory (`crl eval RUN_DIR`)
   data        list, generate and verify datasets (`crl data list|generate|verify`)
+  envs        list the online environments (`crl envs list`)
   plot        draw a metric of several runs in one figure (`crl plot RUN_DIR... --out FIG.png`)
   presets     list the named hyperparameter presets, their values and sources
   bench       measure update throughput, FLOPs, evaluation speed and memory on this machine
@@ -41,7 +42,8 @@ def _train(args: Sequence[str]) -> int:
     results = train(config)
     run_dir = config.run_dir or _default_dir(config)
     for seed, result in zip(range(config.seed, config.seed + config.seeds), results or [], strict=False):
-        print(f"\n{config.dataset}, {config.preset} preset, {config.steps} updates, seed {seed}")
+        source, unit = (config.env, "environment steps") if config.online else (config.dataset, "updates")
+        print(f"\n{source}, {config.preset} preset, {config.steps} {unit}, seed {seed}")
         print(format_table(result))
     print(f"wall time {time.perf_counter() - tic:.0f} s; run directory {run_dir}")
     return 0
@@ -90,6 +92,20 @@ def _data(args: Sequence[str]) -> int:
         )
         return 0 if args and args[0] in ("-h", "--help") else 2
     tyro.cli(subcommands[args[0]], args=args[1:], prog=f"crl data {args[0]}")
+    return 0
+
+
+def _envs(args: Sequence[str]) -> int:
+    if list(args) != ["list"]:
+        print("usage: crl envs list  (the online environments that `crl train --env NAME` takes)")
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    from crl.envs import make_env, names
+
+    print(f"{'environment':<20}  {'grid':>5}  {'episode':>7}  free cells")
+    for name in names():
+        env = make_env(name)
+        rows, cols = env.walls.shape
+        print(f"{name:<20}  {rows:>2}x{cols:<2}  {env.episode_length:>7}  {len(env.free_cells)}")
     return 0
 
 
@@ -315,6 +331,7 @@ COMMANDS = {
     "train": _train,
     "eval": _eval,
     "data": _data,
+    "envs": _envs,
     "plot": _plot,
     "presets": _presets,
     "bench": _bench,

@@ -36,8 +36,10 @@ class CRLConfig:
     """Critic goals are s_{t+k}, k ~ Geometric(1 - discount)."""
     alpha: float = 0.1
     """Weight of the behaviour-cloning term in the actor loss."""
-    actor: Literal["gaussian", "deterministic"] = "gaussian"
-    """gaussian: unit-std Gaussian, BC = -log-likelihood; deterministic: BC = squared error."""
+    actor: Literal["gaussian", "deterministic", "tanh-gaussian"] = "gaussian"
+    """gaussian: Gaussian clipped to the action box (unit std, or learned with sac), BC = -log-likelihood;
+    deterministic: BC = squared error; tanh-gaussian (sac only, no BC): the CRL paper's tanh-squashed
+    Gaussian with std = softplus + 1e-6."""
     actor_p_curgoal: float = 0.0
     """Probability that an actor goal is the current state."""
     actor_p_trajgoal: float = 1.0
@@ -64,7 +66,10 @@ class CRLConfig:
     """ddpgbc: -Q/|Q| + alpha BC; awr: exp(alpha (Q - V))-weighted BC with a contrastive V; sac: entropy-
     regularised -Q with a learned temperature, plus alpha BC."""
     target_entropy: float = 0.0
-    """SAC's target entropy (the CRL paper: 0 for state inputs, -dim(a) for images)."""
+    """SAC's target entropy for its learned temperature."""
+    entropy: Literal["learned", "off"] = "learned"
+    """SAC's entropy term: a temperature learned toward target_entropy, or none (the CRL paper removes it
+    for state inputs and learns it, with target entropy -dim(a), for images)."""
     precision: Precision = "default"
     """Matmul precision. default: JAX's (TF32 tensor cores for float32 matmuls on NVIDIA GPUs since
     Ampere, exact float32 on CPU); float32: exact float32 everywhere; bf16: layers compute in bfloat16
@@ -100,6 +105,8 @@ class CRLConfig:
         _check_goal_probs(self.actor_goal_probs)
         if not 0.0 <= self.target_ema <= 1.0:
             raise CrlError(f"--agent.target-ema must lie in [0, 1], got {self.target_ema}")
+        if self.actor == "tanh-gaussian" and (self.actor_loss != "sac" or self.alpha != 0):
+            raise CrlError("--agent.actor tanh-gaussian needs --agent.actor-loss sac and --agent.alpha 0")
 
     def for_run(self, steps: int) -> CRLConfig:
         """The config with run-dependent values filled in (CRL has none)."""
@@ -231,14 +238,17 @@ def agent_name(config: CRLConfig) -> str:
 class TrainConfig:
     """One training run: data, agent, schedule, evaluation and where results go."""
 
-    dataset: str = "pointmaze-medium-navigate-v0"
-    """OGBench dataset name (`crl data list` shows them all)."""
+    dataset: str | None = "pointmaze-medium-navigate-v0"
+    """OGBench dataset name (`crl data list` shows them all); none for an online run (--env)."""
+    env: str | None = None
+    """Online environment (`crl envs list`): the agent gathers its own experience there instead of
+    learning from --dataset. Steps, logs, checkpoints and evaluations then count environment steps."""
     preset: str = "quick"
     """Named hyperparameter preset (quick, paper); flags given after it override its values."""
     agent: AgentConfig = field(default_factory=CRLConfig)
     """The agent's hyperparameters (chosen with --agent NAME)."""
     steps: int = 1_000_000
-    """Number of gradient updates."""
+    """Number of gradient updates (online: environment steps, over all parallel environments)."""
     seed: int = 0
     """Seed of the network initialisation, minibatches and evaluation."""
     seeds: int = 1
@@ -259,6 +269,20 @@ class TrainConfig:
     """Episodes per evaluation task (0: no evaluation)."""
     progress: bool = True
     """Show progress bars."""
+    num_envs: int = 4
+    """Online: environments stepped in parallel (lockstep)."""
+    collect: int = 16
+    """Online: transitions collected across the environments between two rounds of updates (N)."""
+    update_ratio: float = 1.0
+    """Online: updates per collected transition (the CRL paper: 1; JaxGCRL-style runs about 1/16)."""
+    random_steps: int = 10_000
+    """Online: transitions of uniformly random actions collected before the first update."""
+    replay_size: int = 1_000_000
+    """Online: replay capacity in transitions, kept as whole episodes."""
+
+    @property
+    def online(self) -> bool:
+        return self.env is not None
 
     def validate(self) -> None:
         self.agent.validate()
@@ -266,6 +290,40 @@ class TrainConfig:
         for name in ("eval_every", "eval_episodes"):
             if getattr(self, name) < 0:
                 raise CrlError(f"--{name.replace('_', '-')} must be non-negative, got {getattr(self, name)}")
+        if self.online:
+            self._validate_online()
+
+    def _validate_online(self) -> None:
+        from crl.envs import make_env
+
+        env = make_env(self.env)
+        _positive(self, "num_envs", "collect", "update_ratio", "replay_size")
+        if self.random_steps < 0:
+            raise CrlError(f"--random-steps must be non-negative, got {self.random_steps}")
+        if self.collect % self.num_envs:
+            raise CrlError(f"--collect {self.collect} must be a multiple of --num-envs {self.num_envs}")
+        updates = self.collect * self.update_ratio
+        if abs(updates - round(updates)) > 1e-9 or round(updates) < 1:
+            raise CrlError(
+                f"--collect x --update-ratio must be a whole number of updates, got {self.collect} x "
+                f"{self.update_ratio}; pick --update-ratio k / {self.collect}"
+            )
+        for name in ("steps", "log_every", "checkpoint_every", "eval_every", "random_steps"):
+            value = getattr(self, name)
+            if value % self.collect:
+                flag = name.replace("_", "-")
+                raise CrlError(f"--{flag} {value} must be a multiple of --collect {self.collect}")
+        length, first_episodes = env.episode_length, self.num_envs * env.episode_length
+        if self.replay_size < first_episodes:
+            raise CrlError(
+                f"--replay-size {self.replay_size} holds {self.replay_size // length} episodes of {length} "
+                f"steps, fewer than one per environment ({self.num_envs}); raise it to {first_episodes} or more"
+            )
+        if self.random_steps < first_episodes:
+            raise CrlError(
+                f"--random-steps {self.random_steps} ends before the first episodes do ({length} steps x "
+                f"{self.num_envs} environments): raise it to at least {first_episodes}"
+            )
 
 
 def _check_goal_probs(probs: tuple[float, float, float]) -> None:

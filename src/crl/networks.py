@@ -82,14 +82,16 @@ def ensemble(module: type[nn.Module], size: int) -> type[nn.Module]:
 
 
 class Actor(nn.Module):
-    """pi(s, g): the Gaussian's mean (unsquashed: callers clip it to the action box, as OGBench does)
-    and its log-std, a learned head clipped to [-5, 2] when `learned_std`, else 0 (std 1)."""
+    """pi(s, g): the Gaussian's mean (unsquashed: callers clip it to the action box, as OGBench does, or
+    squash it with tanh) and its log-std: 0 (std 1) without `learned_std`; with it, a learned head
+    clipped to [-5, 2], or with `softplus_std` std = softplus(head) + 1e-6 (the CRL paper's actor)."""
 
     hidden: Sequence[int]
     action_dim: int
     learned_std: bool = False
     activation: str = "gelu"
     dtype: jnp.dtype = jnp.float32
+    softplus_std: bool = False
 
     @nn.compact
     def __call__(self, obs: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -102,6 +104,8 @@ class Actor(nn.Module):
         if not self.learned_std:
             return mean, jnp.zeros_like(mean)
         log_std = nn.Dense(self.action_dim, **head, name="log_std")(features).astype(jnp.float32)
+        if self.softplus_std:
+            return mean, jnp.log(nn.softplus(log_std) + 1e-6)
         return mean, jnp.clip(log_std, -5.0, 2.0)
 
 

@@ -7,17 +7,19 @@ import json
 import math
 import platform
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from crl import __version__
-from crl.agents import agent_module
+from crl import __version__, online
+from crl.agents import agent_module, sample_and_update
 from crl.checkpoint import Checkpoints
 from crl.config import AgentConfig, TrainConfig, agent_name, from_dict, to_dict
 from crl.data import store
@@ -34,10 +36,11 @@ def run_chunk(states, data: DeviceData, config: AgentConfig, length: int) -> tup
     axis (vmap); returns the new states and per-seed chunk-averaged training metrics."""
 
     def one_seed(state):
-        state, infos = jax.lax.scan(lambda s, _: agent.update(s, data, config), state, None, length=length)
+        state, infos = jax.lax.scan(
+            lambda s, _: sample_and_update(s, data, config), state, None, length=length
+        )
         return state, jax.tree.map(lambda x: x.mean(), infos)
 
-    agent = agent_module(config)
     with _matmul_precision(config):
         return _per_seed(one_seed, states)
 
@@ -81,11 +84,12 @@ def unstack(states, i: int):
     return jax.tree.map(lambda x: x[i], states)
 
 
-PROGRESS_KEYS = ("critic/loss", "val/categorical_accuracy", "actor/loss")
+PROGRESS_KEYS = ("critic/loss", "val/categorical_accuracy", "actor/loss", "online/success")
 
 
 def default_run_dir(config: TrainConfig) -> Path:
-    return Path("runs") / config.dataset / f"{agent_name(config.agent)}-{config.preset}-s{config.seed}"
+    source = config.env if config.online else config.dataset
+    return Path("runs") / source / f"{agent_name(config.agent)}-{config.preset}-s{config.seed}"
 
 
 def versions() -> dict[str, str]:
@@ -124,6 +128,8 @@ def boundaries(start: int, config: TrainConfig) -> list[int]:
     for every in (config.log_every, config.checkpoint_every, config.eval_every):
         if every > 0:
             marks.update(range(every, config.steps, every))
+    if config.online and 0 < config.random_steps < config.steps:
+        marks.add(config.random_steps)  # learning starts here: a chunk of its own kind
     return sorted(m for m in marks if m > start)
 
 
@@ -152,10 +158,11 @@ def policy_for(states, config: AgentConfig, action_dim: int, n_seeds: int):
 
 
 def run_evaluation(
-    logs: list[RunLog], step: int, env_id: str, states, seeds: list[int], config: TrainConfig,
+    logs: list[RunLog], step: int, env_id: str, carry, seeds: list[int], config: TrainConfig,
     agent_config: AgentConfig, action_dim: int,
 ) -> list[EvalResult]:  # fmt: skip
-    policy = policy_for(states, agent_config, action_dim, len(seeds))
+    """Evaluate every seed's policy (`carry`: the stacked states) in the OGBench environment and log it."""
+    policy = policy_for(carry, agent_config, action_dim, len(seeds))
     results = evaluate_seeds(env_id, policy, config.eval_episodes, seeds, config.progress)
     for log, result in zip(logs, results, strict=True):
         log.evaluation(step, result.as_dict())
@@ -231,47 +238,83 @@ def _restore(checkpoints: list[Checkpoints], template, run_dir: Path):
     return None, 0
 
 
+@dataclasses.dataclass
+class Job:
+    """What the chunk loop needs of a data source: the carry (stacked over seeds) it advances and
+    checkpoints, how to advance it from one step to another, and how to evaluate it."""
+
+    initial: Callable[[], Any]  # fresh carry of every seed
+    template: Any  # one seed's carry, the layout checkpoints restore into
+    advance: Callable[[Any, int, int], tuple[Any, dict]]  # (carry, step, end) -> (carry, per-seed metrics)
+    evaluate: Callable[..., list[EvalResult]]  # (step=, carry=) -> each seed's result, logged
+    unit: str  # what a step is, for the progress bar
+
+
+def offline_job(config: TrainConfig, seeds: list[int], logs: list[RunLog]) -> Job:
+    data = store.load(config.dataset, data_dir(config.data_dir), config.progress)
+    agent_config = config.agent.for_run(config.steps)
+    with_next = agent_config.needs_next_observations
+    train_data, val_data = to_device(data.train, with_next), to_device(data.val, with_next)
+    obs_dim = int(np.prod(data.obs_shape))
+
+    def advance(states, step: int, end: int):
+        tic = time.perf_counter()
+        states, metrics = run_chunk(states, train_data, agent_config, end - step)
+        metrics = jax.device_get(metrics)
+        rate = (end - step) / (time.perf_counter() - tic)
+        metrics |= jax.device_get(validate(states, val_data, agent_config))
+        return states, metrics | {"updates_per_s": np.full(len(seeds), rate)}
+
+    return Job(
+        initial=lambda: initial_states(agent_config, seeds, obs_dim, data.action_dim),
+        template=unstack(initial_states(agent_config, [0], obs_dim, data.action_dim), 0),
+        advance=advance,
+        evaluate=partial(
+            run_evaluation,
+            logs,
+            env_id=data.env_id,
+            seeds=seeds,
+            config=config,
+            agent_config=agent_config,
+            action_dim=data.action_dim,
+        ),  # fmt: skip
+        unit="upd",
+    )
+
+
 def train(config: TrainConfig) -> list[EvalResult] | None:
     """Train (or resume) a run of one or more seeds; returns each seed's final evaluation, if any."""
     config.validate()
     run_dir = prepare_run_dir(config)
-    data = store.load(config.dataset, data_dir(config.data_dir), config.progress)
     runs = seed_runs(run_dir, config)
     seeds = [seed for seed, _ in runs]
     if config.seeds > 1:
         write_config(run_dir, config)
     for seed, directory in runs:
         write_config(directory, dataclasses.replace(config, seed=seed, seeds=1, run_dir=directory))
-    agent_config = config.agent.for_run(config.steps)
-    with_next = agent_config.needs_next_observations
-    train_data, val_data = to_device(data.train, with_next), to_device(data.val, with_next)
-    obs_dim = int(np.prod(data.obs_shape))
     checkpoints = [Checkpoints(directory / "checkpoints") for _, directory in runs]
-    states, start = (None, 0)
-    if config.resume:
-        template = unstack(initial_states(agent_config, [0], obs_dim, data.action_dim), 0)
-        states, start = _restore(checkpoints, template, run_dir)
-    if states is None:
-        if config.resume:  # sweeps resume every run, started or not
-            print(f"no checkpoint in {run_dir}: starting a new run")
-        states = initial_states(agent_config, seeds, obs_dim, data.action_dim)
-    else:
-        print(f"resuming {run_dir} from step {start}")
-    logs = [RunLog(directory, resume_from=start if config.resume else None) for _, directory in runs]
-    evaluate_now = partial(run_evaluation, logs, env_id=data.env_id, seeds=seeds, config=config,
-                           agent_config=agent_config, action_dim=data.action_dim)  # fmt: skip
+    logs: list[RunLog] = []
     try:
+        job = online.online_job(config, seeds, logs) if config.online else offline_job(config, seeds, logs)
+        carry, start = (None, 0)
+        if config.resume:
+            carry, start = _restore(checkpoints, job.template, run_dir)
+        if carry is None:
+            if config.resume:  # sweeps resume every run, started or not
+                print(f"no checkpoint in {run_dir}: starting a new run")
+            carry = job.initial()
+        else:
+            print(f"resuming {run_dir} from step {start}")
+        logs += [RunLog(directory, resume_from=start if config.resume else None) for _, directory in runs]
         if config.resume and _evaluation_missing(runs, start, config):  # killed while evaluating
-            evaluate_now(step=start, states=states)
-        states = _train_chunks(
-            config, states, start, train_data, val_data, agent_config, checkpoints, logs, evaluate_now
-        )
+            job.evaluate(step=start, carry=carry)
+        carry = _train_chunks(config, job, carry, start, checkpoints, logs)
         if not config.eval_episodes:
             return None
         finished = [logged_evaluation(directory, config.steps) for _, directory in runs]
         if start == config.steps and all(finished):
             return finished
-        return evaluate_now(step=config.steps, states=states)
+        return job.evaluate(step=config.steps, carry=carry)
     finally:
         for log in logs:
             log.close()
@@ -295,22 +338,15 @@ def logged_evaluation(directory: Path, steps: int) -> EvalResult | None:
     return EvalResult(done[-1]["tasks"], done[-1]["episodes_per_task"]) if done else None
 
 
-def _train_chunks(config, states, start, train_data, val_data, agent_config, checkpoints, logs, evaluate_now):
-    """The chunk loop: train, log, checkpoint and evaluate at their steps; returns the final states."""
+def _train_chunks(config: TrainConfig, job: Job, carry, start: int, checkpoints, logs):
+    """The chunk loop: advance, log, checkpoint and evaluate at their steps; returns the final carry."""
     last_checkpoint = start or None
-    bar = tqdm(total=config.steps, initial=start, desc="training", unit="upd", disable=not config.progress)
+    bar = tqdm(total=config.steps, initial=start, desc="training", unit=job.unit, disable=not config.progress)
     with bar:
         step = start
         for end in boundaries(start, config):
-            tic = time.perf_counter()
-            states, metrics = run_chunk(states, train_data, agent_config, end - step)
-            metrics = jax.device_get(metrics)
-            rate = (end - step) / (time.perf_counter() - tic)
-            metrics |= jax.device_get(validate(states, val_data, agent_config))
-            per_seed = [
-                {k: float(v[i]) for k, v in metrics.items()} | {"updates_per_s": rate}
-                for i in range(len(logs))
-            ]
+            carry, metrics = job.advance(carry, step, end)
+            per_seed = [{k: float(v[i]) for k, v in metrics.items()} for i in range(len(logs))]
             for seed_metrics in per_seed:
                 check_finite(seed_metrics, end, last_checkpoint)
             for log, seed_metrics in zip(logs, per_seed, strict=True):
@@ -325,7 +361,7 @@ def _train_chunks(config, states, start, train_data, val_data, agent_config, che
             step = end
             if end % config.checkpoint_every == 0 or end == config.steps:
                 for i, c in enumerate(checkpoints):
-                    c.save(end, unstack(states, i))
+                    c.save(end, unstack(carry, i))
                 last_checkpoint = end
             if (
                 config.eval_episodes
@@ -333,10 +369,10 @@ def _train_chunks(config, states, start, train_data, val_data, agent_config, che
                 and end % config.eval_every == 0
                 and end < config.steps
             ):
-                results = evaluate_now(step=end, states=states)
+                results = job.evaluate(step=end, carry=carry)
                 overall = ", ".join(f"{r.overall:.1%}" for r in results)
                 bar.write(f"step {end}: overall success {overall}")
-    return states
+    return carry
 
 
 def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = True) -> list[EvalResult]:
@@ -347,20 +383,26 @@ def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = Tr
         config = dataclasses.replace(config, eval_episodes=episodes)
     if config.eval_episodes < 1:
         raise CrlError(f"--eval-episodes must be at least 1, got {config.eval_episodes}")
-    env_id = env_name(config.dataset)
-    obs_shape, action_dim = store.env_spaces(env_id)
-    agent_config = config.agent.for_run(config.steps)
-    obs_dim = int(np.prod(obs_shape))
-    template = agent_module(agent_config).init(jax.random.PRNGKey(0), agent_config, obs_dim, action_dim)
     runs = seed_runs(run_dir, config)
+    seeds = [seed for seed, _ in runs]
     checkpoints = [Checkpoints(directory / "checkpoints") for _, directory in runs]
     logs = [RunLog(directory) for _, directory in runs]
     try:
-        states, step = _restore(checkpoints, template, run_dir)
-        if states is None:
+        if config.online:
+            job = online.online_job(config, seeds, logs)
+            template, evaluate = job.template, job.evaluate
+        else:
+            env_id = env_name(config.dataset)
+            obs_shape, action_dim = store.env_spaces(env_id)
+            agent_config = config.agent.for_run(config.steps)
+            init = agent_module(agent_config).init
+            template = init(jax.random.PRNGKey(0), agent_config, int(np.prod(obs_shape)), action_dim)
+            evaluate = partial(run_evaluation, logs, env_id=env_id, seeds=seeds, config=config,
+                               agent_config=agent_config, action_dim=action_dim)  # fmt: skip
+        carry, step = _restore(checkpoints, template, run_dir)
+        if carry is None:
             raise CrlError(f"no checkpoint in {run_dir}; train first or check the directory")
-        seeds = [seed for seed, _ in runs]
-        return run_evaluation(logs, step, env_id, states, seeds, config, agent_config, action_dim)
+        return evaluate(step=step, carry=carry)
     finally:
         for log in logs:
             log.close()

@@ -2,7 +2,9 @@
 
 Each agent module provides
     init(key, config, obs_dim, action_dim) -> state
-    update(state, data, config) -> (state, metrics)          # samples its own minibatch on the device
+    sample(state, data, config) -> batch                     # the next minibatch, from the state's key
+    draw(key, data, config) -> batch                         # a minibatch from any key (validation)
+    update(state, batch, config) -> (state, metrics)         # one gradient step
     validation_metrics(state, data, config, key) -> metrics  # held-out critic diagnostics
     act(config, action_dim, state, obs, goals) -> actions    # deterministic, jitted
 """
@@ -20,3 +22,9 @@ AGENTS: dict[str, ModuleType] = {"crl": crl, "mrcrl": mrcrl, "gcbc": gcbc}
 def agent_module(config) -> ModuleType:
     """The agent module that trains configs of this type."""
     return AGENTS[agent_name(config)]
+
+
+def sample_and_update(state, data, config) -> tuple:
+    """One training step of any agent: its next minibatch from `data`, then its update on it."""
+    agent = agent_module(config)
+    return agent.update(state, agent.sample(state, data, config), config)

@@ -4,8 +4,9 @@ Critics (`config.critic`): NCE-binary and CPC over the B x B matrix of every sta
 every goal; C-learning and NCE + C-learning on matched rows, with a bootstrapped term through the
 policy's next action. Actors (`config.actor_loss`): DDPG+BC, AWR (with a contrastive V), SAC.
 
-Each update samples its own minibatch from the on-device dataset, so `update` can run under
-`lax.scan` (many updates per compiled call) and `vmap` (many seeds) without host round trips.
+`sample` draws a minibatch from a data source on the device and `update` takes one gradient step on
+it, so the training loop runs both under `lax.scan` (many updates per compiled call) and `vmap` (many
+seeds) without host round trips.
 The critic and actor pieces take prepared inputs, so that MR-CRL reuses them with its features.
 """
 
@@ -51,8 +52,24 @@ def critic_net(config: CRLConfig, size: int | None = None):
 
 def actor_net(config: CRLConfig, action_dim: int) -> Actor:
     return Actor(
-        config.hidden, action_dim, config.actor_loss == "sac", config.activation, config.compute_dtype
-    )
+        config.hidden, action_dim, config.actor_loss == "sac", config.activation, config.compute_dtype,
+        softplus_std=config.actor == "tanh-gaussian",
+    )  # fmt: skip
+
+
+def to_action(config: CRLConfig, u: jax.Array) -> jax.Array:
+    """An actor output in the action box: tanh-squashed, or clipped (as OGBench's actors)."""
+    return jnp.tanh(u) if config.actor == "tanh-gaussian" else jnp.clip(u, -1, 1)
+
+
+def policy_sample(config: CRLConfig, mean: jax.Array, log_std: jax.Array, key: jax.Array):
+    """a ~ pi, reparameterised, and log pi(a). The tanh actor's density has the change of variables
+    log pi(a) = log N(u) - sum log(1 - tanh(u)^2); the clipped Gaussian's is that of u (as before)."""
+    u = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+    log_prob = gaussian_log_prob(u, mean, log_std)
+    if config.actor == "tanh-gaussian":
+        log_prob = log_prob - jnp.sum(jnp.log(1 - jnp.tanh(u) ** 2 + 1e-6), -1)
+    return to_action(config, u), log_prob
 
 
 def optimizer(config: CRLConfig) -> optax.GradientTransformation:
@@ -123,9 +140,12 @@ def bootstrap_weight(
     mean, log_std = actor_net(config, batch.actions.shape[-1]).apply(
         {"params": actor_params}, batch.next_observations, batch.random_goals
     )
-    if config.actor_loss == "sac":
-        mean = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
-    next_sa = jnp.concatenate([batch.next_observations, jnp.clip(mean, -1, 1)], -1)
+    next_action = (
+        policy_sample(config, mean, log_std, key)[0]
+        if config.actor_loss == "sac"
+        else to_action(config, mean)
+    )
+    next_sa = jnp.concatenate([batch.next_observations, next_action], -1)
     f_next = jnp.min(q_values(config, target_critic, next_sa, batch.random_goals), 0)
     return jax.lax.stop_gradient(jnp.clip(jnp.exp(f_next), 0.0, config.c_learning_clip))
 
@@ -202,15 +222,19 @@ def sac(config: CRLConfig, params: dict, batch: Batch, key: jax.Array) -> tuple[
     mean, log_std = actor_net(config, batch.actions.shape[-1]).apply(
         {"params": params["actor"]}, batch.observations, batch.actor_goals
     )
-    sample = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
-    log_prob = gaussian_log_prob(sample, mean, log_std)
+    action, log_prob = policy_sample(config, mean, log_std, key)
     critic = jax.lax.stop_gradient(params["critic"])
-    state_action = jnp.concatenate([batch.observations, jnp.clip(sample, -1, 1)], -1)
+    state_action = jnp.concatenate([batch.observations, action], -1)
     q = jnp.min(q_values(config, critic, state_action, batch.actor_goals), 0)
-    alpha_ent = jnp.exp(params["log_alpha"])
-    bc = -jnp.mean(gaussian_log_prob(batch.actions, mean, log_std))
+    learned = config.entropy == "learned"
+    alpha_ent = jnp.exp(params["log_alpha"]) if learned else jnp.zeros(())
+    bc = (
+        0.0 if config.actor == "tanh-gaussian" else -jnp.mean(gaussian_log_prob(batch.actions, mean, log_std))
+    )
     actor = jnp.mean(jax.lax.stop_gradient(alpha_ent) * log_prob - q) + config.alpha * bc
-    temperature = jnp.mean(alpha_ent * jax.lax.stop_gradient(-log_prob - config.target_entropy))
+    temperature = (
+        jnp.mean(alpha_ent * jax.lax.stop_gradient(-log_prob - config.target_entropy)) if learned else 0.0
+    )
     loss = actor + temperature
     info = {"loss": actor, "q_mean": jnp.mean(q), "entropy": -jnp.mean(log_prob), "alpha_ent": alpha_ent}
     return loss, {**info, "bc_loss": bc, "temperature_loss": temperature}
@@ -256,14 +280,18 @@ def prefixed(prefix: str, info: dict) -> dict:
     return {f"{prefix}/{k}": v for k, v in info.items()}
 
 
-def _sample(key: jax.Array, data: DeviceData, config: CRLConfig) -> Batch:
+def draw(key: jax.Array, data: DeviceData, config: CRLConfig) -> Batch:
     return sample_batch(key, data, config.batch_size, config.discount, config.actor_goal_probs)
 
 
-def update(state: TrainState, data: DeviceData, config: CRLConfig) -> tuple[TrainState, dict]:
-    """One gradient step on a freshly sampled minibatch; returns the new state and scalar metrics."""
-    rng, k_batch, k_loss = jax.random.split(state.rng, 3)
-    batch = _sample(k_batch, data, config)
+def sample(state: TrainState, data: DeviceData, config: CRLConfig) -> Batch:
+    """The minibatch of the next update: drawn with the middle third of the state's key split."""
+    return draw(jax.random.split(state.rng, 3)[1], data, config)
+
+
+def update(state: TrainState, batch: Batch, config: CRLConfig) -> tuple[TrainState, dict]:
+    """One gradient step on `batch`; returns the new state and scalar metrics."""
+    rng, _, k_loss = jax.random.split(state.rng, 3)  # the middle key drew the batch (`sample`)
     grads, info = jax.grad(total_loss, has_aux=True)(state.params, state.target, config, batch, k_loss)
     updates, opt_state = optimizer(config).update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -281,7 +309,7 @@ def validation_metrics(state, data: DeviceData, config: CRLConfig, key: jax.Arra
 
     def one(k):
         k_batch, k_loss = jax.random.split(k)
-        return critic_loss(config, state.params, state.target, _sample(k_batch, data, config), k_loss)[1]
+        return critic_loss(config, state.params, state.target, draw(k_batch, data, config), k_loss)[1]
 
     info = jax.tree.map(jnp.mean, jax.vmap(one)(jax.random.split(key, batches)))
     return prefixed("val", info)
@@ -289,6 +317,14 @@ def validation_metrics(state, data: DeviceData, config: CRLConfig, key: jax.Arra
 
 @partial(jax.jit, static_argnums=(0, 1))
 def act(config: CRLConfig, action_dim: int, state: TrainState, obs: jax.Array, goals: jax.Array) -> jax.Array:
-    """Deterministic evaluation actions: the actor's mean, clipped to the action box."""
+    """Deterministic evaluation actions: the actor's mean, clipped (or squashed) to the action box."""
     mean, _ = actor_net(config, action_dim).apply({"params": state.params["actor"]}, obs, goals)
-    return jnp.clip(mean, -1, 1)
+    return to_action(config, mean)
+
+
+def explore(
+    config: CRLConfig, action_dim: int, state: TrainState, obs: jax.Array, goals: jax.Array, key: jax.Array
+) -> jax.Array:
+    """Actions for collecting experience online: samples of the policy."""
+    mean, log_std = actor_net(config, action_dim).apply({"params": state.params["actor"]}, obs, goals)
+    return policy_sample(config, mean, log_std, key)[0]

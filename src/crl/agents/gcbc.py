@@ -36,13 +36,18 @@ def bc_loss(params: dict, config: GCBCConfig, batch: Batch) -> tuple[jax.Array, 
     return loss, {"loss": loss, "mse": mse}
 
 
-def _sample(key: jax.Array, data: DeviceData, config: GCBCConfig) -> Batch:
+def draw(key: jax.Array, data: DeviceData, config: GCBCConfig) -> Batch:
     return sample_batch(key, data, config.batch_size, config.discount, config.actor_goal_probs)
 
 
-def update(state: TrainState, data: DeviceData, config: GCBCConfig) -> tuple[TrainState, dict]:
-    rng, key = jax.random.split(state.rng)
-    grads, info = jax.grad(bc_loss, has_aux=True)(state.params, config, _sample(key, data, config))
+def sample(state: TrainState, data: DeviceData, config: GCBCConfig) -> Batch:
+    """The minibatch of the next update: drawn with the second half of the state's key split."""
+    return draw(jax.random.split(state.rng)[1], data, config)
+
+
+def update(state: TrainState, batch: Batch, config: GCBCConfig) -> tuple[TrainState, dict]:
+    rng, _ = jax.random.split(state.rng)  # the second key drew the batch (`sample`)
+    grads, info = jax.grad(bc_loss, has_aux=True)(state.params, config, batch)
     updates, opt_state = optax.adam(config.lr).update(grads, state.opt_state, state.params)
     return TrainState(optax.apply_updates(state.params, updates), opt_state, rng, state.step + 1), prefixed(
         "actor", info
@@ -50,7 +55,7 @@ def update(state: TrainState, data: DeviceData, config: GCBCConfig) -> tuple[Tra
 
 
 def validation_metrics(state: TrainState, data: DeviceData, config: GCBCConfig, key: jax.Array) -> dict:
-    return prefixed("val", bc_loss(state.params, config, _sample(key, data, config))[1])
+    return prefixed("val", bc_loss(state.params, config, draw(key, data, config))[1])
 
 
 @partial(jax.jit, static_argnums=(0, 1))

@@ -19,7 +19,7 @@ import optax
 
 from crl.agents import crl
 from crl.config import MRCRLConfig
-from crl.data.sampling import Batch, DeviceData, Segment, batch_at, sample_indices, segments
+from crl.data.sampling import Batch, DeviceData, Segment, batch_at, segments
 from crl.networks import MLP
 
 GROUPS = ("encoder", "critic", "actor")
@@ -220,11 +220,25 @@ def refresh_targets(config: MRCRLConfig, target: dict, online: dict, step: jax.A
     return jax.tree.map(lambda t, o: jnp.where(due, o, t), target, online)
 
 
-def update(state: MRCRLState, data: DeviceData, config: MRCRLConfig) -> tuple[MRCRLState, dict]:
-    rng, k_idx, k_goals = jax.random.split(state.rng, 3)
-    idx = sample_indices(k_idx, data, config.batch_size)
+def _draw(k_idx: jax.Array, k_goals: jax.Array, data: DeviceData, config: MRCRLConfig):
+    """A CRL minibatch and the H-step segments that follow its states."""
+    idx = data.start_rows(k_idx, config.batch_size)
     batch = batch_at(k_goals, data, idx, config.discount, config.actor_goal_probs)
-    seg = segments(data, idx, config.horizon)
+    return batch, segments(data, idx, config.horizon)
+
+
+def draw(key: jax.Array, data: DeviceData, config: MRCRLConfig) -> tuple[Batch, Segment]:
+    return _draw(*jax.random.split(key), data, config)
+
+
+def sample(state: MRCRLState, data: DeviceData, config: MRCRLConfig) -> tuple[Batch, Segment]:
+    """The minibatch of the next update: drawn with the last two thirds of the state's key split."""
+    return _draw(*jax.random.split(state.rng, 3)[1:], data, config)
+
+
+def update(state: MRCRLState, sampled: tuple[Batch, Segment], config: MRCRLConfig) -> tuple[MRCRLState, dict]:
+    rng, _, _ = jax.random.split(state.rng, 3)  # the other two keys drew the minibatch (`sample`)
+    batch, seg = sampled
     params, opt_state, target = dict(state.params), dict(state.opt_state), state.target
 
     tau_t = teacher_temperature(config, state.step)
@@ -261,11 +275,8 @@ def validation_metrics(
     tau_t = teacher_temperature(config, state.step)
 
     def one(k):
-        k_idx, k_goals = jax.random.split(k)
-        idx = sample_indices(k_idx, data, config.batch_size)
-        batch = batch_at(k_goals, data, idx, config.discount, config.actor_goal_probs)
+        batch, seg = draw(k, data, config)
         _, c_info = critic_loss(config, state.params["critic"], state.target, batch)
-        seg = segments(data, idx, config.horizon)
         e_loss, _ = encoder_loss(state.params["encoder"], state.target, state.center, seg, config, tau_t)
         return {**c_info, "encoder_loss": e_loss}
 

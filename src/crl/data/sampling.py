@@ -1,8 +1,10 @@
-"""The dataset on the device, and minibatch and goal sampling inside the compiled update.
+"""Data sources on the device, and minibatch and goal sampling inside the compiled program.
 
-Goals are indices into the same (regular-layout) observation array. `traj_end[i]` is the index of
-the last state of the trajectory holding state i, so a goal index g with i <= g <= traj_end[i]
-never leaves the trajectory of i and never lies in its past.
+A source is a flat array of rows (states) with `traj_end[i]`, the row of the last state of the
+trajectory holding row i, so a goal row g with i <= g <= traj_end[i] never leaves the trajectory of i
+and never lies in its past. Two sources share every sampler here: the offline dataset (`DeviceData`)
+and the online replay buffer (`crl.data.replay.Replay`). Each says which rows a minibatch may start
+from (`start_rows`), which rows are filled (`random_rows`), and what follows a row (`next_at`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,16 @@ class DeviceData(NamedTuple):
     actions: jax.Array  # (N, action_dim)
     traj_end: jax.Array  # (N,) int32
     next_observations: jax.Array | None = None  # (N, *obs_shape), only for critics that bootstrap
+
+    def start_rows(self, key: jax.Array, n: int) -> jax.Array:
+        """Rows a minibatch starts from: any row (OGBench also samples a trajectory's last state)."""
+        return jax.random.randint(key, (n,), 0, self.traj_end.shape[0])
+
+    def random_rows(self, key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+        return jax.random.randint(key, shape, 0, self.traj_end.shape[0])
+
+    def next_at(self, idx: jax.Array) -> jax.Array | None:
+        return None if self.next_observations is None else self.next_observations[idx]
 
 
 class Batch(NamedTuple):
@@ -63,23 +75,19 @@ def uniform_future(key: jax.Array, idx: jax.Array, traj_end: jax.Array) -> jax.A
 
 
 def mixed_goals(
-    key: jax.Array, idx: jax.Array, traj_end: jax.Array, p_cur: float, p_traj: float, p_random: float
+    key: jax.Array, data, idx: jax.Array, p_cur: float, p_traj: float, p_random: float
 ) -> jax.Array:
-    """OGBench's actor goals: the current state, a uniform future state or a random dataset state."""
+    """OGBench's actor goals: the current state, a uniform future state or a random filled row."""
     k_choice, k_traj, k_rand = jax.random.split(key, 3)
     kind = jax.random.choice(k_choice, 3, shape=idx.shape, p=jnp.array([p_cur, p_traj, p_random]))
-    random_idx = jax.random.randint(k_rand, idx.shape, 0, traj_end.shape[0])
-    return jnp.select([kind == 0, kind == 1], [idx, uniform_future(k_traj, idx, traj_end)], random_idx)
+    random_idx = data.random_rows(k_rand, idx.shape)
+    return jnp.select([kind == 0, kind == 1], [idx, uniform_future(k_traj, idx, data.traj_end)], random_idx)
 
 
 class Segment(NamedTuple):
     observations: jax.Array  # (B, H + 1, *obs_shape): s_t .. s_{t+H}
     actions: jax.Array  # (B, H, action_dim): a_t .. a_{t+H-1}
     valid: jax.Array  # (B, H) bool: step h (s_{t+h}) lies in the trajectory of s_t
-
-
-def sample_indices(key: jax.Array, data: DeviceData, batch_size: int) -> jax.Array:
-    return jax.random.randint(key, (batch_size,), 0, data.traj_end.shape[0])
 
 
 def sample_batch(
@@ -91,7 +99,7 @@ def sample_batch(
 ) -> Batch:
     """A minibatch of (s, a) with geometric-future critic goals and mixture actor goals."""
     k_idx, k_goals = jax.random.split(key)
-    return batch_at(k_goals, data, sample_indices(k_idx, data, batch_size), discount, actor_goal_probs)
+    return batch_at(k_goals, data, data.start_rows(k_idx, batch_size), discount, actor_goal_probs)
 
 
 def batch_at(
@@ -104,7 +112,7 @@ def batch_at(
     """The minibatch of the states at `idx`, with their critic and actor goals."""
     k_critic, k_actor, k_random = jax.random.split(key, 3)
     critic_idx = geometric_future(k_critic, idx, data.traj_end, discount)
-    actor_idx = mixed_goals(k_actor, idx, data.traj_end, *actor_goal_probs)
+    actor_idx = mixed_goals(k_actor, data, idx, *actor_goal_probs)
     return Batch(
         observations=data.observations[idx],
         actions=data.actions[idx],
@@ -115,10 +123,13 @@ def batch_at(
 
 
 def _bootstrap_fields(key: jax.Array, data: DeviceData, idx: jax.Array) -> dict:
-    if data.next_observations is None:
+    following = data.next_at(idx)
+    if following is None:
         return {}
-    random_idx = jax.random.randint(key, idx.shape, 0, data.traj_end.shape[0])
-    return {"next_observations": data.next_observations[idx], "random_goals": data.observations[random_idx]}
+    return {
+        "next_observations": following,
+        "random_goals": data.observations[data.random_rows(key, idx.shape)],
+    }
 
 
 def segments(data: DeviceData, idx: jax.Array, horizon: int) -> Segment:

@@ -1,0 +1,199 @@
+"""Online training on a JAX environment: acting, storing, relabelling and learning in one program.
+
+One iteration collects `collect` transitions across `num_envs` environments stepped in lockstep (so
+`collect // num_envs` steps each), writes every episode that finished into the replay ring, then takes
+`collect * update_ratio` updates, each on a minibatch the agent samples from the replay with the same
+samplers as offline (`crl.data.sampling`). `run_online_chunk` scans iterations and vmaps seeds; the
+training loop in `crl.train` calls it between its logs, checkpoints and evaluations, exactly as it calls
+`run_chunk` offline. Everything that moves (replay, environments, half-finished episodes, keys) lives in
+`Collector`, so a checkpoint of (agent state, collector) resumes bit for bit.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import TYPE_CHECKING
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from crl.agents import agent_module, sample_and_update
+from crl.config import AgentConfig, TrainConfig
+from crl.data.replay import Replay, empty_replay, insert
+from crl.envs import make_env
+from crl.envs.point import PointMaze
+from crl.evaluation import EvalResult
+
+if TYPE_CHECKING:
+    from crl.train import Job
+
+
+class Collector(flax.struct.PyTreeNode):
+    env_states: object  # the environments' states, batched over num_envs
+    episode_observations: jax.Array  # (num_envs, T + 1, obs_dim): the episodes being collected
+    episode_actions: jax.Array  # (num_envs, T + 1, action_dim)
+    replay: Replay
+    rng: jax.Array
+    env_steps: jax.Array  # int32: transitions collected so far, over all environments
+    episodes: jax.Array  # int32: episodes finished so far
+    successes: jax.Array  # int32: of those, the ones that reached their goal
+
+
+def init_collector(env: PointMaze, config: TrainConfig, seed: int) -> Collector:
+    """Fresh environments and an empty replay for one seed (its key stream is apart from the agent's)."""
+    k_reset, rng = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 0x0E11))
+    episode = (config.num_envs, env.episode_length + 1)
+    return Collector(
+        env_states=jax.vmap(env.reset)(jax.random.split(k_reset, config.num_envs)),
+        episode_observations=jnp.zeros((*episode, env.obs_dim), jnp.float32),
+        episode_actions=jnp.zeros((*episode, env.action_dim), jnp.float32),
+        replay=empty_replay(config.replay_size, env.episode_length, (env.obs_dim,), env.action_dim),
+        rng=rng,
+        env_steps=jnp.zeros((), jnp.int32),
+        episodes=jnp.zeros((), jnp.int32),
+        successes=jnp.zeros((), jnp.int32),
+    )
+
+
+def collect_step(
+    agent_state, c: Collector, env: PointMaze, agent_config: AgentConfig, learned: bool
+) -> Collector:
+    """One step of every environment: uniform random actions before learning starts, else the policy's
+    exploration actions; finished episodes go to the replay and their environments are reset."""
+    rng, k_act, k_step, k_reset = jax.random.split(c.rng, 4)
+    obs = jax.vmap(env.observation)(c.env_states)
+    goals = jax.vmap(env.goal)(c.env_states)
+    if learned:
+        actions = agent_module(agent_config).explore(
+            agent_config, env.action_dim, agent_state, obs, goals, k_act
+        )
+    else:
+        actions = jax.random.uniform(k_act, (len(obs), env.action_dim), minval=-1.0, maxval=1.0)
+    t = c.env_states.t[0]  # the environments run in lockstep
+    env_states = jax.vmap(env.step)(c.env_states, actions, jax.random.split(k_step, len(obs)))
+    episode_obs = (
+        c.episode_observations.at[:, t].set(obs).at[:, t + 1].set(jax.vmap(env.observation)(env_states))
+    )
+    episode_actions = c.episode_actions.at[:, t].set(actions)
+    done = t + 1 == env.episode_length
+
+    def finish(args):
+        replay, env_states, episodes, successes = args
+        replay = insert(replay, episode_obs, episode_actions)
+        successes = successes + jnp.sum(env_states.succeeded)
+        fresh = jax.vmap(env.reset)(jax.random.split(k_reset, len(obs)))
+        return replay, fresh, episodes + len(obs), successes
+
+    replay, env_states, episodes, successes = jax.lax.cond(
+        done, finish, lambda args: args, (c.replay, env_states, c.episodes, c.successes)
+    )
+    return Collector(
+        env_states, episode_obs, episode_actions, replay, rng, c.env_steps + len(obs), episodes, successes
+    )
+
+
+@partial(jax.jit, static_argnames=("env", "config", "agent_config", "iterations", "learn"))
+def run_online_chunk(
+    states, collectors: Collector, env: PointMaze, config: TrainConfig, agent_config: AgentConfig,
+    iterations: int, learn: bool,
+) -> tuple:  # fmt: skip
+    """`iterations` x (collect `config.collect` transitions, then their updates) for every seed (vmap).
+    `learn=False` is the initial phase: random actions and no updates. Returns the new states and
+    collectors, and per-seed metrics (update metrics averaged over the chunk, collection counts)."""
+    steps_per_env = config.collect // config.num_envs
+    updates = round(config.collect * config.update_ratio)
+
+    def iteration(carry, _):
+        state, c = carry
+        c = jax.lax.fori_loop(
+            0, steps_per_env, lambda _, c: collect_step(state, c, env, agent_config, learn), c
+        )
+        if not learn:
+            return (state, c), {}
+        state, infos = jax.lax.scan(
+            lambda s, _: sample_and_update(s, c.replay, agent_config), state, None, updates
+        )
+        return (state, c), jax.tree.map(jnp.mean, infos)
+
+    def one_seed(state, c):
+        episodes, successes = c.episodes, c.successes
+        (state, c), infos = jax.lax.scan(iteration, (state, c), None, iterations)
+        finished = c.episodes - episodes
+        collected = {
+            "online/episodes": finished.astype(jnp.float32),
+            "online/success": (c.successes - successes) / jnp.maximum(finished, 1),
+            "online/replay_fill": c.replay.filled / c.replay.capacity,
+        }
+        return state, c, {**jax.tree.map(jnp.mean, infos), **collected}
+
+    return jax.vmap(one_seed)(states, collectors)
+
+
+@partial(jax.jit, static_argnames=("env", "agent_config", "episodes"))
+def evaluate_online(
+    states, env: PointMaze, agent_config: AgentConfig, episodes: int, key: jax.Array
+) -> jax.Array:
+    """Success rate of each seed's deterministic policy over `episodes` episodes from the environment's
+    start and goal distribution; the same episodes (key) for every seed and every evaluation."""
+    act = agent_module(agent_config).act
+
+    def one_seed(state):
+        def run(k_episode):
+            k_reset, k_steps = jax.random.split(k_episode)
+
+            def step(s, k):
+                action = act(
+                    agent_config, env.action_dim, state, env.observation(s)[None], env.goal(s)[None]
+                )[0]
+                return env.step(s, action, k), None
+
+            final, _ = jax.lax.scan(step, env.reset(k_reset), jax.random.split(k_steps, env.episode_length))
+            return final.succeeded
+
+        return jnp.mean(jax.vmap(run)(jax.random.split(key, episodes)))
+
+    return jax.vmap(one_seed)(states)
+
+
+def online_job(config: TrainConfig, seeds: list[int], logs: list) -> Job:
+    """The chunk loop's view of an online run: its carry is (agent states, collectors), stacked on seeds."""
+    from crl.train import Job, initial_states, stack, unstack
+
+    env = make_env(config.env)
+    agent_config = config.agent.for_run(config.steps)
+    eval_key = jax.random.PRNGKey(0x5EED)  # the same evaluation episodes for every seed and evaluation
+
+    def fresh(seed_list):
+        states = initial_states(agent_config, seed_list, env.obs_dim, env.action_dim)
+        return states, stack([init_collector(env, config, seed) for seed in seed_list])
+
+    def advance(carry, step: int, end: int):
+        learn = step >= config.random_steps
+        tic = time.perf_counter()
+        states, collectors, metrics = run_online_chunk(
+            *carry, env, config, agent_config, (end - step) // config.collect, learn
+        )
+        metrics = jax.device_get(metrics)
+        rate = (end - step) / (time.perf_counter() - tic)
+        updates = max(0, end - config.random_steps) * config.update_ratio
+        counts = {"env_steps_per_s": rate, "updates_per_s": rate * config.update_ratio if learn else 0.0,
+                  "online/updates": updates}  # fmt: skip
+        return (states, collectors), metrics | {k: np.full(len(seeds), v) for k, v in counts.items()}
+
+    def evaluate(step: int, carry) -> list[EvalResult]:
+        rates = jax.device_get(evaluate_online(carry[0], env, agent_config, config.eval_episodes, eval_key))
+        results = [EvalResult({config.env: float(r)}, config.eval_episodes) for r in rates]
+        for log, result in zip(logs, results, strict=True):
+            log.evaluation(step, result.as_dict())
+        return results
+
+    return Job(
+        initial=lambda: fresh(seeds),
+        template=unstack(fresh([0]), 0),
+        advance=advance,
+        evaluate=evaluate,
+        unit="env step",
+    )

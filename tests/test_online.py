@@ -1,0 +1,227 @@
+"""Online training: the JAX point mazes, the episode replay ring, and the online loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from crl.checkpoint import Checkpoints
+from crl.config import from_dict
+from crl.data.replay import empty_replay, insert
+from crl.data.sampling import geometric_future, mixed_goals, sample_batch
+from crl.envs import make_env, names
+from crl.errors import CrlError
+from crl.logs import read_jsonl
+from crl.online import online_job
+from crl.presets import preset_config
+from crl.train import train
+
+# --- the point environments -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", names())
+def test_points_start_free_and_never_enter_a_wall(name):
+    env = make_env(name)
+    n, steps = 64, 60
+    states = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), n))
+    step = jax.jit(jax.vmap(env.step))
+    for k in jax.random.split(jax.random.PRNGKey(1), steps):
+        k_act, k_noise = jax.random.split(k)
+        actions = jax.random.uniform(k_act, (n, 2), minval=-1, maxval=1)
+        states = step(states, actions, jax.random.split(k_noise, n))
+        assert not np.asarray(jax.vmap(env.blocked)(states.position)).any()
+    assert not np.asarray(jax.vmap(env.blocked)(states.goal)).any()
+
+
+def test_a_free_move_covers_the_action_and_a_wall_stops_it():
+    env = make_env("point-u")  # column 1 of rows 1-7 is a wall
+    state = env.reset(jax.random.PRNGKey(0)).replace(position=jnp.array([0.5, 0.5]))
+    moved = env.step(state, jnp.array([1.0, 0.0]), jax.random.PRNGKey(1))
+    np.testing.assert_allclose(moved.position, [1.5, 0.5], atol=0.05)  # free: one unit down (noise 0.01)
+    blocked = env.step(moved, jnp.array([0.0, 1.0]), jax.random.PRNGKey(2))  # right, into the wall at (1, 1)
+    assert float(blocked.position[1]) < 1.0 and abs(float(blocked.position[0]) - 1.5) < 0.05
+
+
+def test_success_is_within_two_units_and_stays_once_reached():
+    env = make_env("point-small")
+    state = env.reset(jax.random.PRNGKey(0)).replace(
+        position=jnp.array([0.5, 0.5]), goal=jnp.array([0.5, 3.0]), succeeded=jnp.array(False)
+    )
+    state = env.step(state, jnp.array([0.0, 0.6]), jax.random.PRNGKey(1))  # 1.9 away: reached
+    assert bool(state.succeeded)
+    state = env.step(state, jnp.array([0.0, -1.0]), jax.random.PRNGKey(2))  # back out: still a success
+    assert bool(state.succeeded)
+    far = state.replace(position=jnp.array([0.5, 0.5]), succeeded=jnp.array(False))
+    assert not bool(env.step(far, jnp.zeros(2), jax.random.PRNGKey(3)).succeeded)  # 2.5 away
+
+
+def test_shortest_paths_go_around_walls():
+    open_map = make_env("point-small")
+    cells = np.argwhere(~open_map.walls) + 0.5
+    d = np.asarray(open_map.shortest_path(cells[:, None], cells[None]))
+    np.testing.assert_array_equal(d, np.abs(cells[:, None] - cells[None]).sum(-1))  # no walls: Manhattan
+    u = make_env("point-u")
+    # Cells on either side of the U's middle wall: round its end, through row 0 or row 8.
+    assert int(u.shortest_path(jnp.array([7.5, 0.5]), jnp.array([7.5, 2.5]))) == 4
+    assert int(u.shortest_path(jnp.array([3.5, 0.5]), jnp.array([3.5, 2.5]))) == 8
+    # The left column is cut at row 4: from its top half to its bottom half goes all the way round.
+    assert int(u.shortest_path(jnp.array([3.5, 0.5]), jnp.array([7.5, 0.5]))) == 16
+    for name in names():
+        env = make_env(name)
+        free = ~env.walls.reshape(-1)
+        table = env.cell_distances[free][:, free]
+        assert (table >= 0).all(), f"{name}: a free cell is unreachable"
+        np.testing.assert_array_equal(table, table.T)
+
+
+def test_unknown_environment_names_the_closest():
+    with pytest.raises(CrlError, match="did you mean point-fourrooms"):
+        make_env("point-fourroom")
+
+
+# --- the replay ring --------------------------------------------------------------------------------
+
+
+def _episodes(first: int, n: int, length: int):
+    """n episodes numbered first.. whose observations are (episode id, t) and actions (id, t)."""
+    ids = np.arange(first, first + n, dtype=np.float32)[:, None].repeat(length + 1, 1)
+    t = np.arange(length + 1, dtype=np.float32)[None].repeat(n, 0)
+    obs = np.stack([ids, t], -1)
+    return jnp.asarray(obs), jnp.asarray(obs)
+
+
+def test_ring_overwrites_whole_episodes_oldest_first():
+    length = 5
+    replay = empty_replay(7 * length, length, (2,), 2)  # 7 episodes
+    for first in range(0, 12, 3):  # 12 episodes in writes of 3: wraps around mid-write
+        replay = insert(replay, *_episodes(first, 3, length))
+    ids = np.asarray(replay.episode_observations[..., 0])
+    assert (ids == ids[:, :1]).all(), "an episode slot holds rows of two episodes"
+    assert sorted(ids[:, 0].astype(int)) == list(range(5, 12))  # the newest 7 survive
+    assert int(replay.filled) == 7
+
+
+def test_relabelled_goals_never_cross_episodes_across_the_wrap():
+    length = 5
+    replay = empty_replay(7 * length, length, (2,), 2)
+    for first in range(0, 9, 3):  # 9 episodes into 7 slots: slots 0-1 hold episodes 7-8
+        replay = insert(replay, *_episodes(first, 3, length))
+    batch = jax.jit(sample_batch, static_argnums=(2, 3, 4))(
+        jax.random.PRNGKey(0), replay, 4096, 0.5, (0.2, 0.4, 0.4)
+    )
+    obs, goals = np.asarray(batch.observations), np.asarray(batch.critic_goals)
+    assert (obs[:, 1] < length).all(), "a minibatch started from an episode's final state"
+    assert (goals[:, 0] == obs[:, 0]).all() and (goals[:, 1] > obs[:, 1]).all()
+    np.testing.assert_array_equal(batch.actions, batch.observations)  # a_t travels with s_t
+    idx = replay.start_rows(jax.random.PRNGKey(1), 4096)
+    following = np.asarray(replay.next_at(idx))
+    start = np.asarray(replay.observations[idx])
+    np.testing.assert_array_equal(following[:, 0], start[:, 0])
+    np.testing.assert_array_equal(following[:, 1], start[:, 1] + 1)
+    actor = np.asarray(replay.observations[mixed_goals(jax.random.PRNGKey(2), replay, idx, 0.0, 0.0, 1.0)])
+    assert set(actor[:, 0].astype(int)) == set(range(2, 9)), "random goals come from every stored episode"
+    critic = np.asarray(
+        replay.observations[geometric_future(jax.random.PRNGKey(3), idx, replay.traj_end, 0.5)]
+    )
+    np.testing.assert_array_equal(critic[:, 0], start[:, 0])
+
+
+def test_only_finished_episodes_are_sampled_before_the_ring_fills():
+    length = 5
+    replay = insert(empty_replay(7 * length, length, (2,), 2), *_episodes(100, 2, length))
+    rows = np.asarray(replay.observations[replay.random_rows(jax.random.PRNGKey(0), (2000,))])
+    assert set(rows[:, 0].astype(int)) == {100, 101}
+
+
+# --- the online loop --------------------------------------------------------------------------------
+
+
+def _online(run_dir, **changes):
+    config = preset_config("quick", None, "crl", env="point-u")
+    small = dict(batch_size=32, hidden=(32, 32), latent_dim=16)
+    base = dataclasses.replace(
+        config, agent=dataclasses.replace(config.agent, **small), steps=1600, random_steps=400,
+        log_every=400, checkpoint_every=800, eval_every=0, eval_episodes=0, run_dir=run_dir, progress=False,
+    )  # fmt: skip
+    return dataclasses.replace(base, **changes)
+
+
+def _final(run_dir, config):
+    job = online_job(config, [config.seed], [])
+    return Checkpoints(run_dir / "checkpoints").restore(job.template, config.steps)
+
+
+def _assert_same(a, b):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_online_run_logs_collection_and_fills_the_replay(tmp_path):
+    config = _online(tmp_path / "run", eval_episodes=20)
+    (result,) = train(config)
+    metrics = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [400, 800, 1200, 1600]
+    assert "critic/loss" not in metrics[0] and np.isfinite(
+        metrics[-1]["critic/loss"]
+    )  # learning starts at 400
+    assert [m["online/updates"] for m in metrics] == [0, 400, 800, 1200]
+    state, collector = _final(tmp_path / "run", config)
+    assert int(state.step) == 1200 and int(collector.env_steps) == 1600
+    assert int(collector.replay.filled) == 1600 // 50  # every episode finished, none lost
+    assert 0.0 <= result.overall <= 1.0 and result.episodes_per_task == 20
+    assert read_jsonl(tmp_path / "run" / "eval.jsonl")[-1]["tasks"] == {"point-u": result.overall}
+
+
+def test_online_resume_gives_the_same_parameters(tmp_path):
+    straight = _online(tmp_path / "straight")
+    train(straight)
+    first = _online(tmp_path / "split", steps=800)
+    train(first)
+    train(dataclasses.replace(first, steps=1600, resume=True))
+    _assert_same(_final(tmp_path / "straight", straight), _final(tmp_path / "split", straight))
+
+
+@pytest.mark.slow
+def test_killed_online_process_resumes_to_the_same_parameters(tmp_path):
+    flags = ["--env", "point-u", "--env-steps", "3200", "--random-steps", "400", "--log-every", "400",
+             "--checkpoint-every", "400", "--eval-episodes", "0", "--agent.batch-size", "32",
+             "--agent.hidden", "32", "32", "--agent.latent-dim", "16", "--no-progress"]  # fmt: skip
+    cmd = [sys.executable, "-m", "crl.cli", "train", *flags]
+    subprocess.run([*cmd, "--run-dir", str(tmp_path / "straight")], check=True, capture_output=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [*cmd, "--run-dir", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (killed / "checkpoints" / "1200").exists():
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = sorted(int(p.name) for p in (killed / "checkpoints").iterdir() if p.name.isdigit())
+    assert saved and saved[-1] < 3200, "the run finished before it could be killed"
+    subprocess.run([*cmd, "--run-dir", str(killed), "--resume"], check=True, capture_output=True)
+    config = from_dict(json.loads((killed / "config.json").read_text())["config"])
+    _assert_same(_final(tmp_path / "straight", config), _final(killed, config))
+
+
+def test_online_flags_are_checked_in_one_line():
+    config = _online(None)
+    for changes, message in (
+        (dict(update_ratio=0.0), "--update-ratio must be positive"),
+        (dict(collect=10), "--collect 10 must be a multiple of --num-envs 4"),
+        (dict(replay_size=100), "--replay-size 100 holds 2 episodes"),
+        (dict(random_steps=0), "--random-steps 0 ends before the first episodes"),
+        (dict(env="point-nowhere"), "unknown environment 'point-nowhere'"),
+    ):
+        with pytest.raises(CrlError, match=message):
+            dataclasses.replace(config, **changes).validate()
