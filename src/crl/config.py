@@ -317,7 +317,7 @@ class TrainConfig:
         if self.replay_size < first_episodes:
             raise CrlError(
                 f"--replay-size {self.replay_size} holds {self.replay_size // length} episodes of {length} "
-                f"steps, fewer than one per environment ({self.num_envs}); raise it to {first_episodes} or more"
+                f"steps, fewer than one per environment ({self.num_envs}): raise it to {first_episodes}"
             )
         if self.random_steps < first_episodes:
             raise CrlError(
