@@ -9,6 +9,7 @@ from crl.data.sampling import (
     mixed_goals,
     sample_batch,
     trajectory_ends,
+    truncated_geometric_future,
     uniform_future,
 )
 
@@ -112,3 +113,16 @@ def test_sample_batch_pairs_rows_consistently():
     np.testing.assert_array_equal(batch.actions[:, 0], -idx)
     critic_goal = np.asarray(batch.critic_goals[:, 0]).astype(int)
     assert (critic_goal >= idx).all() and (critic_goal <= np.asarray(ends)[idx]).all()
+
+
+def test_truncated_geometric_renormalises_on_the_states_left():
+    # 3 states after the start: P(k) = 0.5^k / (0.5 + 0.25 + 0.125) on k = 1, 2, 3; the clipped law would
+    # give the last state 0.25 instead of 1/7.
+    ends = jnp.full((4,), 3, jnp.int32)
+    idx = jnp.zeros((200_000,), jnp.int32)
+    goals = np.asarray(truncated_geometric_future(jax.random.PRNGKey(0), idx, ends, 0.5))
+    np.testing.assert_allclose(
+        np.bincount(goals, minlength=4) / len(goals), [0, 4 / 7, 2 / 7, 1 / 7], atol=0.005
+    )
+    at_end = truncated_geometric_future(jax.random.PRNGKey(1), jnp.full((100,), 3, jnp.int32), ends, 0.5)
+    assert (np.asarray(at_end) == 3).all()

@@ -34,6 +34,9 @@ class CRLConfig:
     """Adam learning rate for all networks."""
     discount: float = 0.99
     """Critic goals are s_{t+k}, k ~ Geometric(1 - discount)."""
+    critic_goals: Literal["geometric", "truncated-geometric"] = "geometric"
+    """Where k would pass the trajectory's end: geometric clips it to the last state (OGBench's law);
+    truncated-geometric draws k from the geometric renormalised on the states left (the CRL paper's code)."""
     alpha: float = 0.1
     """Weight of the behaviour-cloning term in the actor loss."""
     actor: Literal["gaussian", "deterministic", "tanh-gaussian"] = "gaussian"
@@ -227,11 +230,12 @@ class GCBCConfig:
 
 
 AgentConfig = CRLConfig | MRCRLConfig | GCBCConfig
-AGENT_CONFIGS: dict[str, type] = {"crl": CRLConfig, "mrcrl": MRCRLConfig, "gcbc": GCBCConfig}
 
 
-def agent_name(config: CRLConfig) -> str:
-    return next(name for name, cls in AGENT_CONFIGS.items() if type(config) is cls)
+def agent_name(config: AgentConfig) -> str:
+    from crl.agents.registry import agent_name
+
+    return agent_name(config)
 
 
 @dataclass(frozen=True)
@@ -350,7 +354,9 @@ def to_dict(config: TrainConfig) -> dict:
 def from_dict(raw: dict) -> TrainConfig:
     raw = dict(raw)
     agent = dict(raw.pop("agent"))
-    cls = AGENT_CONFIGS[agent.pop("name", "crl")]
+    from crl.agents.registry import AGENTS
+
+    cls = AGENTS[agent.pop("name", "crl")].config
     agent = {k: tuple(v) if isinstance(v, list) else v for k, v in agent.items()}
     for key in ("run_dir", "data_dir"):
         raw[key] = None if raw.get(key) is None else Path(raw[key])

@@ -59,10 +59,12 @@ def init_collector(env: PointMaze, config: TrainConfig, seed: int) -> Collector:
 
 
 def collect_step(
-    agent_state, c: Collector, env: PointMaze, agent_config: AgentConfig, learned: bool
+    agent_state, c: Collector, t: jax.Array, env: PointMaze, agent_config: AgentConfig, learned: bool
 ) -> Collector:
-    """One step of every environment: uniform random actions before learning starts, else the policy's
-    exploration actions; finished episodes go to the replay and their environments are reset."""
+    """Step t of the current episodes in every environment: uniform random actions before learning starts,
+    else the policy's exploration actions; finished episodes go to the replay and their environments are
+    reset. `t` is the same for every environment and every seed, and is passed in unbatched so that the
+    episode's end is a real branch under vmap (a batched predicate would copy the replay at every step)."""
     rng, k_act, k_step, k_reset = jax.random.split(c.rng, 4)
     obs = jax.vmap(env.observation)(c.env_states)
     goals = jax.vmap(env.goal)(c.env_states)
@@ -72,7 +74,6 @@ def collect_step(
         )
     else:
         actions = jax.random.uniform(k_act, (len(obs), env.action_dim), minval=-1.0, maxval=1.0)
-    t = c.env_states.t[0]  # the environments run in lockstep
     env_states = jax.vmap(env.step)(c.env_states, actions, jax.random.split(k_step, len(obs)))
     episode_obs = (
         c.episode_observations.at[:, t].set(obs).at[:, t + 1].set(jax.vmap(env.observation)(env_states))
@@ -98,19 +99,24 @@ def collect_step(
 @partial(jax.jit, static_argnames=("env", "config", "agent_config", "iterations", "learn"))
 def run_online_chunk(
     states, collectors: Collector, env: PointMaze, config: TrainConfig, agent_config: AgentConfig,
-    iterations: int, learn: bool,
+    iterations: int, learn: bool, start: jax.Array,
 ) -> tuple:  # fmt: skip
-    """`iterations` x (collect `config.collect` transitions, then their updates) for every seed (vmap).
-    `learn=False` is the initial phase: random actions and no updates. Returns the new states and
-    collectors, and per-seed metrics (update metrics averaged over the chunk, collection counts)."""
+    """`iterations` x (collect `config.collect` transitions, then their updates) for every seed (vmap),
+    from environment step `start` (every seed's). `learn=False` is the initial phase: random actions and
+    no updates. Returns the new states and collectors, and per-seed metrics (update metrics averaged
+    over the chunk, collection counts)."""
     steps_per_env = config.collect // config.num_envs
     updates = round(config.collect * config.update_ratio)
+    first_t = (start // config.num_envs) % env.episode_length
 
-    def iteration(carry, _):
+    def iteration(carry, i):
         state, c = carry
-        c = jax.lax.fori_loop(
-            0, steps_per_env, lambda _, c: collect_step(state, c, env, agent_config, learn), c
-        )
+
+        def collect(k, c):
+            t = (first_t + i * steps_per_env + k) % env.episode_length
+            return collect_step(state, c, t, env, agent_config, learn)
+
+        c = jax.lax.fori_loop(0, steps_per_env, collect, c)
         if not learn:
             return (state, c), {}
         state, infos = jax.lax.scan(
@@ -120,7 +126,7 @@ def run_online_chunk(
 
     def one_seed(state, c):
         episodes, successes = c.episodes, c.successes
-        (state, c), infos = jax.lax.scan(iteration, (state, c), None, iterations)
+        (state, c), infos = jax.lax.scan(iteration, (state, c), jnp.arange(iterations))
         finished = c.episodes - episodes
         collected = {
             "online/episodes": finished.astype(jnp.float32),
@@ -129,7 +135,7 @@ def run_online_chunk(
         }
         return state, c, {**jax.tree.map(jnp.mean, infos), **collected}
 
-    return jax.vmap(one_seed)(states, collectors)
+    return jax.vmap(one_seed)(states, collectors)  # `start` stays unbatched: see collect_step
 
 
 @partial(jax.jit, static_argnames=("env", "agent_config", "episodes"))
@@ -174,7 +180,7 @@ def online_job(config: TrainConfig, seeds: list[int], logs: list) -> Job:
         learn = step >= config.random_steps
         tic = time.perf_counter()
         states, collectors, metrics = run_online_chunk(
-            *carry, env, config, agent_config, (end - step) // config.collect, learn
+            *carry, env, config, agent_config, (end - step) // config.collect, learn, jnp.int32(step)
         )
         metrics = jax.device_get(metrics)
         rate = (end - step) / (time.perf_counter() - tic)

@@ -64,11 +64,12 @@ def crl_paper_online(dataset: str, agent: str) -> TrainConfig:
     return TrainConfig(dataset=dataset, preset="crl-paper-online", agent=CRLConfig(**_CRL_TABLE2))
 
 
-# The reference code's online actor: tanh-squashed Gaussian, no entropy term for states, no BC, one critic
-# (twin critics only for C-learning), half its goals a random other state.
+# The reference code's online agent: tanh-squashed Gaussian actor, no entropy term for states, no BC, one
+# critic (twin critics only for C-learning), half the actor's goals a random other state, and critic goals
+# from the geometric truncated at the episode's end.
 _ONLINE_ACTOR = dict(
     actor="tanh-gaussian", actor_loss="sac", entropy="off", alpha=0.0, ensemble=1,
-    actor_p_trajgoal=0.5, actor_p_randomgoal=0.5,
+    actor_p_trajgoal=0.5, actor_p_randomgoal=0.5, critic_goals="truncated-geometric",
 )  # fmt: skip
 
 

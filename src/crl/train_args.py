@@ -15,8 +15,6 @@ import tyro
 from crl.config import TrainConfig
 from crl.errors import CrlError
 
-AGENTS = ("crl", "mrcrl", "gcbc")
-
 TRAIN_DESCRIPTION = """Train an agent on an OGBench dataset, or online in an environment (--env, with
 --env-steps N; `crl envs list`), then evaluate it.
 
@@ -33,6 +31,7 @@ def _without_agent_flag(args: Sequence[str]) -> list[str]:
 
 def parse_train_args(args: Sequence[str], prog: str = "crl train") -> TrainConfig:
     """The TrainConfig that `crl train ARGS` would run (tyro prints --help and usage errors itself)."""
+    from crl.agents.registry import AGENTS
     from crl.data.names import check_dataset_name
     from crl.envs import make_env
     from crl.presets import PRESETS, preset_config

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from crl.agents import crl, gcbc, mrcrl
-from crl.config import agent_name
-
-AGENTS: dict[str, ModuleType] = {"crl": crl, "mrcrl": mrcrl, "gcbc": gcbc}
-
 
 def agent_module(config) -> ModuleType:
     """The agent module that trains configs of this type."""
-    return AGENTS[agent_name(config)]
+    from crl.agents.registry import AGENTS, agent_name
+
+    return AGENTS[agent_name(config)].load()
 
 
 def sample_and_update(state, data, config) -> tuple:

@@ -281,7 +281,8 @@ def prefixed(prefix: str, info: dict) -> dict:
 
 
 def draw(key: jax.Array, data: DeviceData, config: CRLConfig) -> Batch:
-    return sample_batch(key, data, config.batch_size, config.discount, config.actor_goal_probs)
+    truncated = config.critic_goals == "truncated-geometric"
+    return sample_batch(key, data, config.batch_size, config.discount, config.actor_goal_probs, truncated)
 
 
 def sample(state: TrainState, data: DeviceData, config: CRLConfig) -> Batch:

@@ -223,7 +223,8 @@ def refresh_targets(config: MRCRLConfig, target: dict, online: dict, step: jax.A
 def _draw(k_idx: jax.Array, k_goals: jax.Array, data: DeviceData, config: MRCRLConfig):
     """A CRL minibatch and the H-step segments that follow its states."""
     idx = data.start_rows(k_idx, config.batch_size)
-    batch = batch_at(k_goals, data, idx, config.discount, config.actor_goal_probs)
+    truncated = config.critic_goals == "truncated-geometric"
+    batch = batch_at(k_goals, data, idx, config.discount, config.actor_goal_probs, truncated)
     return batch, segments(data, idx, config.horizon)
 
 

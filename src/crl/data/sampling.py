@@ -64,6 +64,19 @@ def geometric_future(key: jax.Array, idx: jax.Array, traj_end: jax.Array, discou
     return jnp.minimum(idx + offsets, traj_end[idx])
 
 
+def truncated_geometric_future(
+    key: jax.Array, idx: jax.Array, traj_end: jax.Array, discount: float
+) -> jax.Array:
+    """idx + k with P(k) proportional to discount^k on {1, ..., traj_end - idx} (the trajectory's last
+    state itself when idx is it): the CRL paper code's relabelling, a geometric truncated at the
+    trajectory's end and renormalised, where `geometric_future` clips and so piles the truncated mass
+    on the last state. Drawn by inverting the CDF (1 - discount^k) / (1 - discount^m)."""
+    room = (traj_end[idx] - idx).astype(jnp.float32)
+    u = jax.random.uniform(key, idx.shape)
+    k = jnp.ceil(jnp.log1p(-u * (1.0 - discount**room)) / jnp.log(discount))
+    return idx + jnp.clip(k, 1.0, room).astype(idx.dtype) * (room > 0)
+
+
 def uniform_future(key: jax.Array, idx: jax.Array, traj_end: jax.Array) -> jax.Array:
     """A later state of the same trajectory (the state itself at the trajectory's end), drawn as OGBench's
     GCDataset draws it: round(low + (end - low) u), u ~ U[0, 1), low = idx + 1. The rounding gives the
@@ -96,10 +109,11 @@ def sample_batch(
     batch_size: int,
     discount: float,
     actor_goal_probs: tuple[float, float, float],
+    truncated: bool = False,
 ) -> Batch:
     """A minibatch of (s, a) with geometric-future critic goals and mixture actor goals."""
     k_idx, k_goals = jax.random.split(key)
-    return batch_at(k_goals, data, data.start_rows(k_idx, batch_size), discount, actor_goal_probs)
+    return batch_at(k_goals, data, data.start_rows(k_idx, batch_size), discount, actor_goal_probs, truncated)
 
 
 def batch_at(
@@ -108,10 +122,13 @@ def batch_at(
     idx: jax.Array,
     discount: float,
     actor_goal_probs: tuple[float, float, float],
+    truncated: bool = False,
 ) -> Batch:
-    """The minibatch of the states at `idx`, with their critic and actor goals."""
+    """The minibatch of the states at `idx`, with their critic goals (clipped geometric, or truncated
+    with `truncated`) and actor goals."""
     k_critic, k_actor, k_random = jax.random.split(key, 3)
-    critic_idx = geometric_future(k_critic, idx, data.traj_end, discount)
+    future = truncated_geometric_future if truncated else geometric_future
+    critic_idx = future(k_critic, idx, data.traj_end, discount)
     actor_idx = mixed_goals(k_actor, data, idx, *actor_goal_probs)
     return Batch(
         observations=data.observations[idx],

@@ -15,12 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from crl.config import MRCRL_VARIANTS
+from crl.agents.registry import report_labels
 from crl.errors import CrlError
 from crl.experiments import reference, stats
 from crl.experiments.results import SeedResult, collect
-
-LABEL_ORDER = ["crl", "mrcrl", *[f"mrcrl-{v}" for v in MRCRL_VARIANTS[1:]], "gcbc"]
 
 
 @dataclass
@@ -52,7 +50,7 @@ class Report:
 
 
 def _order(labels: set[str], baseline: str) -> list[str]:
-    rank = {label: i for i, label in enumerate(LABEL_ORDER)}
+    rank = {label: i for i, label in enumerate(report_labels())}
     return sorted(labels, key=lambda x: (x != baseline, rank.get(x, len(rank)), x))
 
 
@@ -73,7 +71,7 @@ def build(
     if not finished:
         raise CrlError("no run has finished (no evaluation at its last update): train them first")
     labels = {r.label for r in finished}
-    baseline = baseline or next((x for x in LABEL_ORDER if x in labels), sorted(labels)[0])
+    baseline = baseline or next((x for x in report_labels() if x in labels), sorted(labels)[0])
     if baseline not in labels:
         raise CrlError(
             f"--baseline '{baseline}' has no finished runs; choose one of {', '.join(sorted(labels))}"

@@ -28,7 +28,6 @@ from crl.errors import CrlError
 MANIFEST = "sweep.json"
 # Flags the sweep sets per run: given to `crl sweep` they would make every run write the same directory.
 RESERVED_FLAGS = ("--run-dir", "--run_dir", "--resume", "--dataset", "--agent", "--seeds")
-VARIANT_AGENTS = ("mrcrl",)
 
 
 @dataclass(frozen=True)
@@ -70,12 +69,15 @@ class Run:
 
 def arms_for(agents: Sequence[str], variants: Sequence[str], presets: dict[str, str]) -> list[Arm]:
     """Agents x variants (variants apply to the agents that have them); presets maps agent -> preset."""
-    if variants and not any(a in VARIANT_AGENTS for a in agents):
-        raise CrlError(f"--variants applies to {', '.join(VARIANT_AGENTS)}; add it to --agents")
+    from crl.agents.registry import AGENTS
+
+    with_variants = [name for name, spec in AGENTS.items() if spec.variants]
+    if variants and not any(a in with_variants for a in agents):
+        raise CrlError(f"--variants applies to {', '.join(with_variants)}; add it to --agents")
     arms = []
     for agent in agents:
         preset = presets.get(agent, presets.get("*", "quick"))
-        if agent in VARIANT_AGENTS and variants:
+        if agent in with_variants and variants:
             arms += [Arm(agent, preset, v) for v in variants]
         else:
             arms.append(Arm(agent, preset))
@@ -295,9 +297,9 @@ def parse_presets(value: str | None) -> dict[str, str]:
 
 
 def check_names(datasets: Iterable[str], agents: Iterable[str], variants: Iterable[str] = ()) -> None:
+    from crl.agents.registry import AGENTS
     from crl.config import MRCRL_VARIANTS
     from crl.data.names import check_dataset_name
-    from crl.train_args import AGENTS
 
     for variant in variants:
         if variant not in MRCRL_VARIANTS:
