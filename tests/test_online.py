@@ -25,6 +25,7 @@ from crl.logs import read_jsonl
 from crl.online import online_job
 from crl.presets import preset_config
 from crl.train import train
+from tests.conftest import DATASET
 
 # --- the point environments -------------------------------------------------------------------------
 
@@ -225,3 +226,43 @@ def test_online_flags_are_checked_in_one_line():
     ):
         with pytest.raises(CrlError, match=message):
             dataclasses.replace(config, **changes).validate()
+
+
+def _cli(args, capsys):
+    from crl.cli import main
+
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_envs_list_names_every_environment_with_its_episode_length(capsys):
+    code, out, _ = _cli(["envs", "list"], capsys)
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert set(rows) == set(names())
+    assert rows["point-spiral11x11"][2] == "100" and rows["point-fourrooms"][2] == "50"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--env", "point-u", "--dataset", DATASET],
+            "--env (online) and --dataset (offline) exclude each other",
+        ),
+        (
+            ["--env", "point-spirl11x11"],
+            "unknown environment 'point-spirl11x11': did you mean point-spiral11x11",
+        ),
+        (
+            ["--env", "point-u", "--preset", "paper"],
+            "preset 'paper' is for datasets; with --env choose quick",
+        ),
+        (["--env", "point-u", "--collect", "0"], "--collect must be positive"),
+    ],
+)
+def test_online_command_line_errors_are_one_line(args, message, capsys, tmp_path):
+    code, _, err = _cli(["train", *args, "--run-dir", str(tmp_path / "r")], capsys)
+    assert code == 2 and err.strip().count("\n") == 0
+    assert message in err

@@ -139,24 +139,34 @@ def _plot(args: Sequence[str]) -> int:
 def _presets(args: Sequence[str]) -> int:
     from crl.config import to_dict
     from crl.data.names import check_dataset_name
+    from crl.envs import make_env
     from crl.presets import PRESETS, preset_config
 
-    def run(dataset: str = "pointmaze-medium-navigate-v0", agent: str | None = None) -> None:
-        """Print every preset: where its values come from, and the values it gives for --dataset.
+    def run(
+        dataset: str = "pointmaze-medium-navigate-v0", agent: str | None = None, env: str | None = None
+    ) -> None:
+        """Print every preset: where its values come from, and the values it gives for --dataset (or --env).
 
         Args:
             dataset: Dataset whose per-dataset choices (alpha, discount, actor goals) are shown.
             agent: Show the presets for this agent (default: each preset's own agent).
+            env: Show the presets' online values for this environment instead (`crl envs list`).
         """
-        check_dataset_name(dataset)
+        if env is None:
+            check_dataset_name(dataset)
+        else:
+            make_env(env)
+        keys = ("steps", "eval_every", "eval_episodes", "checkpoint_every")
+        if env is not None:
+            keys += ("num_envs", "collect", "update_ratio", "random_steps", "replay_size")
         for name, preset in PRESETS.items():
             print(f"{name}  (agent {agent or preset.default_agent})\n  source: {preset.source}")
             try:
-                values = to_dict(preset_config(name, dataset, agent))
+                values = to_dict(preset_config(name, dataset, agent, env=env))
             except CrlError as exc:
                 print(f"  not available: {exc}\n")
                 continue
-            schedule = {k: values[k] for k in ("steps", "eval_every", "eval_episodes", "checkpoint_every")}
+            schedule = {k: values[k] for k in keys}
             print("  " + ", ".join(f"{k}={v}" for k, v in schedule.items()))
             print("  agent: " + ", ".join(f"{k}={v}" for k, v in values["agent"].items()) + "\n")
 
