@@ -114,7 +114,8 @@ def main() -> None:
     rows = []
     for copies in (1, 256):
         rate = env_steps_per_s(args.env, copies, 2000, args.repeats)
-        rows.append(f"| {args.env} alone, {copies} copies | {rate:,.0f} env steps/s |")
+        copies_text = "1 copy" if copies == 1 else f"{copies} copies"
+        rows.append(f"| {args.env} alone, {copies_text} | {rate:,.0f} env steps/s |")
     online, offline = loop_rates(args.env, args.updates, args.repeats)
     rows += [
         f"| online loop, ratio 1 (collect 16, 4 envs, then 16 updates) | {online:,.0f} updates/s |",
