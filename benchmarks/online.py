@@ -23,7 +23,7 @@ from report import BENCHMARKS, write_section
 from crl.bench import synthetic_dataset
 from crl.data.sampling import to_device
 from crl.envs import make_env
-from crl.online import online_job, run_online_chunk
+from crl.online import Rounds, online_job, run_online_chunk
 from crl.presets import preset_config
 from crl.train import initial_states, run_chunk, train
 
@@ -67,7 +67,7 @@ def loop_rates(env_name: str, updates: int, repeats: int) -> tuple[float, float]
     states, collectors = job.initial()
     # Fill the replay with random episodes first, so that timed updates sample a realistic buffer.
     states, collectors, _ = run_online_chunk(
-        states, collectors, env, config, config.agent, 640, False, jnp.int32(0)
+        states, collectors, env, Rounds.of(config), config.agent, 640, False, jnp.int32(0)
     )
     carry = [states, collectors, 640 * config.collect]
 

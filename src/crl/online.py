@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import flax.struct
 import jax
@@ -96,18 +96,30 @@ def collect_step(
     )
 
 
-@partial(jax.jit, static_argnames=("env", "config", "agent_config", "iterations", "learn"))
+class Rounds(NamedTuple):
+    """What one round of collection and updates does (static: the compiled program depends on it)."""
+
+    num_envs: int
+    steps_per_env: int  # environment steps per round, in each environment
+    updates: int  # updates per round
+
+    @classmethod
+    def of(cls, config: TrainConfig) -> Rounds:
+        updates = round(config.collect * config.update_ratio)
+        return cls(config.num_envs, config.collect // config.num_envs, updates)
+
+
+@partial(jax.jit, static_argnames=("env", "rounds", "agent_config", "iterations", "learn"))
 def run_online_chunk(
-    states, collectors: Collector, env: PointMaze, config: TrainConfig, agent_config: AgentConfig,
+    states, collectors: Collector, env: PointMaze, rounds: Rounds, agent_config: AgentConfig,
     iterations: int, learn: bool, start: jax.Array,
 ) -> tuple:  # fmt: skip
-    """`iterations` x (collect `config.collect` transitions, then their updates) for every seed (vmap),
-    from environment step `start` (every seed's). `learn=False` is the initial phase: random actions and
-    no updates. Returns the new states and collectors, and per-seed metrics (update metrics averaged
-    over the chunk, collection counts)."""
-    steps_per_env = config.collect // config.num_envs
-    updates = round(config.collect * config.update_ratio)
-    first_t = (start // config.num_envs) % env.episode_length
+    """`iterations` rounds (collect num_envs x steps_per_env transitions, then their updates) for every
+    seed (vmap), from environment step `start` (every seed's). `learn=False` is the initial phase:
+    random actions and no updates. Returns the new states and collectors, and per-seed metrics (update
+    metrics averaged over the chunk, collection counts)."""
+    steps_per_env, updates = rounds.steps_per_env, rounds.updates
+    first_t = (start // rounds.num_envs) % env.episode_length
 
     def iteration(carry, i):
         state, c = carry
@@ -180,7 +192,13 @@ def online_job(config: TrainConfig, seeds: list[int], logs: list) -> Job:
         learn = step >= config.random_steps
         tic = time.perf_counter()
         states, collectors, metrics = run_online_chunk(
-            *carry, env, config, agent_config, (end - step) // config.collect, learn, jnp.int32(step)
+            *carry,
+            env,
+            Rounds.of(config),
+            agent_config,
+            (end - step) // config.collect,
+            learn,
+            jnp.int32(step),
         )
         metrics = jax.device_get(metrics)
         rate = (end - step) / (time.perf_counter() - tic)
@@ -198,7 +216,7 @@ def online_job(config: TrainConfig, seeds: list[int], logs: list) -> Job:
 
     return Job(
         initial=lambda: fresh(seeds),
-        template=unstack(fresh([0]), 0),
+        template=lambda: unstack(fresh([0]), 0),
         advance=advance,
         evaluate=evaluate,
         unit="env step",

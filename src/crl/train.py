@@ -244,7 +244,7 @@ class Job:
     checkpoints, how to advance it from one step to another, and how to evaluate it."""
 
     initial: Callable[[], Any]  # fresh carry of every seed
-    template: Any  # one seed's carry, the layout checkpoints restore into
+    template: Callable[[], Any]  # one seed's carry, the layout checkpoints restore into (built on demand)
     advance: Callable[[Any, int, int], tuple[Any, dict]]  # (carry, step, end) -> (carry, per-seed metrics)
     evaluate: Callable[..., list[EvalResult]]  # (step=, carry=) -> each seed's result, logged
     unit: str  # what a step is, for the progress bar
@@ -267,7 +267,7 @@ def offline_job(config: TrainConfig, seeds: list[int], logs: list[RunLog]) -> Jo
 
     return Job(
         initial=lambda: initial_states(agent_config, seeds, obs_dim, data.action_dim),
-        template=unstack(initial_states(agent_config, [0], obs_dim, data.action_dim), 0),
+        template=lambda: unstack(initial_states(agent_config, [0], obs_dim, data.action_dim), 0),
         advance=advance,
         evaluate=partial(
             run_evaluation,
@@ -298,7 +298,7 @@ def train(config: TrainConfig) -> list[EvalResult] | None:
         job = online.online_job(config, seeds, logs) if config.online else offline_job(config, seeds, logs)
         carry, start = (None, 0)
         if config.resume:
-            carry, start = _restore(checkpoints, job.template, run_dir)
+            carry, start = _restore(checkpoints, job.template(), run_dir)
         if carry is None:
             if config.resume:  # sweeps resume every run, started or not
                 print(f"no checkpoint in {run_dir}: starting a new run")
@@ -390,7 +390,7 @@ def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = Tr
     try:
         if config.online:
             job = online.online_job(config, seeds, logs)
-            template, evaluate = job.template, job.evaluate
+            template, evaluate = job.template(), job.evaluate
         else:
             env_id = env_name(config.dataset)
             obs_shape, action_dim = store.env_spaces(env_id)
