@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -36,3 +40,15 @@ def tiny_config(data_dir, run_dir, **changes) -> TrainConfig:
         progress=False,
     )
     return dataclasses.replace(base, **changes)
+
+
+def kill_at_checkpoint(cmd: list[str], run_dir, step: int) -> list[int]:
+    """Start `cmd` (a `crl train` command line for `run_dir`), SIGKILL it as soon as checkpoint `step`
+    exists, and return the checkpoint steps it left."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run_dir / "checkpoints" / str(step)).exists():
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return sorted(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())

@@ -5,10 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +23,7 @@ from crl.logs import read_jsonl
 from crl.online import online_job
 from crl.presets import preset_config
 from crl.train import train
-from tests.conftest import DATASET
+from tests.conftest import DATASET, kill_at_checkpoint
 
 FULL = os.environ.get("CRL_TEST_SCALE") == "full"
 
@@ -222,13 +220,7 @@ def test_killed_online_process_resumes_to_the_same_parameters(straight, tmp_path
     config, _ = straight
     cmd = [sys.executable, "-m", "crl.cli", "train", *FLAGS, "--run-dir", str(tmp_path / "killed")]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (killed / "checkpoints" / "800").exists():
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    saved = sorted(int(p.name) for p in (killed / "checkpoints").iterdir() if p.name.isdigit())
+    saved = kill_at_checkpoint(cmd, killed, 800)
     assert saved and saved[-1] < 1200, "the run finished before it could be killed"
     subprocess.run([*cmd, "--resume"], check=True, capture_output=True)
     resumed = from_dict(json.loads((killed / "config.json").read_text())["config"])

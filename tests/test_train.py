@@ -1,11 +1,8 @@
 import dataclasses
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -18,7 +15,7 @@ from crl.config import from_dict, to_dict
 from crl.errors import CrlError
 from crl.logs import read_jsonl
 from crl.train import boundaries, train
-from tests.conftest import tiny_config
+from tests.conftest import kill_at_checkpoint, tiny_config
 
 
 def _final_params(run_dir, config):
@@ -136,15 +133,7 @@ def test_killed_process_resumes_to_the_same_parameters(tiny_data_dir, tmp_path):
     subprocess.run([*cmd, "--run-dir", str(tmp_path / "straight")], check=True, capture_output=True)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [*cmd, "--run-dir", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline and not (killed / "checkpoints" / "200").exists():
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    saved = sorted(int(p.name) for p in (killed / "checkpoints").iterdir() if p.name.isdigit())
+    saved = kill_at_checkpoint([*cmd, "--run-dir", str(killed)], killed, 200)
     assert saved and saved[-1] < 600, "the run finished before it could be killed"
     subprocess.run([*cmd, "--run-dir", str(killed), "--resume"], check=True, capture_output=True)
 

@@ -277,7 +277,7 @@ def offline_job(config: TrainConfig, seeds: list[int], logs: list[RunLog]) -> Jo
             config=config,
             agent_config=agent_config,
             action_dim=data.action_dim,
-        ),  # fmt: skip
+        ),
         unit="upd",
     )
 

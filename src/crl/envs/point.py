@@ -91,7 +91,6 @@ MAPS: dict[str, tuple[str, ...]] = {
 class PointState(flax.struct.PyTreeNode):
     position: jax.Array  # (2,) float32: (row, col)
     goal: jax.Array  # (2,) float32
-    t: jax.Array  # int32: steps taken in this episode
     succeeded: jax.Array  # bool: the reward has been 1 at some step of this episode
 
 
@@ -136,7 +135,7 @@ class PointMaze:
         k_goal, k_start = jax.random.split(key)
         goal = self.random_position(k_goal)
         position = self.random_position(k_start)
-        return PointState(position, goal, jnp.zeros((), jnp.int32), self.reached(position, goal))
+        return PointState(position, goal, self.reached(position, goal))
 
     def step(self, state: PointState, action: jax.Array, key: jax.Array) -> PointState:
         action = jnp.clip(action + ACTION_NOISE * jax.random.normal(key, (2,)), -1.0, 1.0)
@@ -146,7 +145,7 @@ class PointMaze:
                 moved = position.at[axis].add(action[axis] / SUBSTEPS)
                 position = jnp.where(self.blocked(moved), position, moved)
         succeeded = state.succeeded | self.reached(position, state.goal)
-        return PointState(position, state.goal, state.t + 1, succeeded)
+        return PointState(position, state.goal, succeeded)
 
     @staticmethod
     def reached(position: jax.Array, goal: jax.Array) -> jax.Array:
