@@ -6,14 +6,28 @@ import dataclasses
 import os
 import signal
 import subprocess
+import tempfile
 import time
 
+import jax
 import pytest
 
 from crl.config import CRLConfig, TrainConfig
 from crl.data.generate import generate
 
 DATASET = "pointmaze-medium-navigate-v0"
+
+
+def pytest_configure(config):
+    """One persistent XLA cache for the session, shared with the `crl` processes tests start: the same
+    tiny programs are otherwise compiled again in every process (kill-and-resume, sweeps, the CLI). It
+    starts empty, so each session still compiles everything once."""
+    cache = tempfile.mkdtemp(prefix="crl-test-xla-")
+    settings = {"jax_compilation_cache_dir": cache, "jax_persistent_cache_min_compile_time_secs": 0,
+                "jax_persistent_cache_min_entry_size_bytes": 0}  # fmt: skip
+    for name, value in settings.items():
+        os.environ[name.upper()] = str(value)
+        jax.config.update(name, value)
 
 
 @pytest.fixture(scope="session")

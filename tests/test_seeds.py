@@ -1,6 +1,7 @@
 """Many seeds in one compiled program, and their evaluation in shared environment steps."""
 
 import dataclasses
+import os
 
 import gymnasium
 import jax
@@ -15,6 +16,7 @@ from crl.train import evaluate_run, policy_for, stack, train, unstack
 from tests.conftest import tiny_config
 
 ENV = "pointmaze-medium-v0"
+FULL = os.environ.get("CRL_TEST_SCALE") == "full"
 
 
 def _params(run_dir, config):
@@ -34,7 +36,7 @@ def test_vmapped_seeds_match_separate_runs(tiny_data_dir, tmp_path):
     group = tiny_config(tiny_data_dir, tmp_path / "group", seeds=2, seed=3, eval_episodes=1)
     results = train(group)
     assert len(results) == 2
-    for seed in (3, 4):
+    for seed in (3, 4) if FULL else (4,):  # reduced form: the second seed of the group, the harder case
         alone = tiny_config(tiny_data_dir, tmp_path / f"alone{seed}", seed=seed, eval_episodes=1)
         (result,) = train(alone)
         _close(_params(tmp_path / "group" / f"seed{seed}", alone), _params(tmp_path / f"alone{seed}", alone))

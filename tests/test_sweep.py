@@ -75,9 +75,9 @@ def test_flags_the_sweep_sets_and_changed_flags_are_refused(tmp_path):
 
 
 def test_an_interrupted_sweep_finishes_only_what_was_missing(tiny_data_dir, tmp_path):
-    out, steps = tmp_path / "sweep", 200
+    out, steps = tmp_path / "sweep", 120
     schedule = ["--seeds", "3", "--separate-seeds", "--steps", str(steps), "--log-every", "20",
-                "--checkpoint-every", "20", "--eval-every", "0", "--eval-episodes", "1"]  # fmt: skip
+                "--checkpoint-every", "40", "--eval-every", "0", "--eval-episodes", "1"]  # fmt: skip
     command = _sweep_command(out, tiny_data_dir, *schedule)
     seed_dirs = [out / DATASET / "crl" / f"seed{s}" for s in range(3)]
     process = subprocess.Popen(

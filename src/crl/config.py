@@ -229,7 +229,62 @@ class GCBCConfig:
         _check_goal_probs(self.actor_goal_probs)
 
 
-AgentConfig = CRLConfig | MRCRLConfig | GCBCConfig
+@dataclass(frozen=True)
+class TD3Config:
+    """TD3 + HER, the CRL paper's main online baseline: twin goal-conditioned critics Q(s, a, g) learned by
+    TD on a sparse goal-reaching reward, a deterministic actor, target networks (Table 2: EMA 0.005), and
+    hindsight relabelling with future states of the same episode."""
+
+    batch_size: int = 256
+    """Minibatch size."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of the critics and the actor."""
+    activation: Literal["gelu", "relu"] = "relu"
+    """Hidden-layer activation."""
+    lr: float = 3e-4
+    """Adam learning rate of the critics and the actor."""
+    discount: float = 0.99
+    """TD discount."""
+    target_ema: float = 0.005
+    """Target networks move this fraction of the way to the online networks at each actor update."""
+    policy_noise: float = 0.2
+    """Std of the Gaussian noise on the target policy's action (TD3's target smoothing)."""
+    noise_clip: float = 0.5
+    """That noise is clipped to +-noise_clip."""
+    policy_delay: int = 2
+    """The actor and the targets update once per this many critic updates."""
+    explore_noise: float = 0.2
+    """Std of the Gaussian noise added to the actor's action when collecting experience."""
+    goal_radius: float = 2.0
+    """Reward 1 when the next state lies within this distance of the goal, else 0 (the point
+    environments' success rule; presets set it from the environment)."""
+    actor_p_curgoal: float = 0.0
+    """Probability that a relabelled goal is the current state."""
+    actor_p_trajgoal: float = 0.8
+    """Probability that a goal is a uniform future state of the same episode (HER's 'future', k = 4)."""
+    actor_p_randomgoal: float = 0.2
+    """Probability that a goal is a random replay state (stands in for the commanded goal, which the
+    replay does not keep; the point tasks command uniformly random free positions)."""
+    precision: Precision = "default"
+    """Matmul precision: default, float32 or bf16, as for crl (see `crl train --agent crl --help`)."""
+    needs_next_observations = True
+    actor_goal_probs = CRLConfig.actor_goal_probs
+    compute_dtype = CRLConfig.compute_dtype
+
+    def for_run(self, steps: int) -> TD3Config:
+        return self
+
+    def validate(self) -> None:
+        _positive(self, "batch_size", "lr", "policy_delay", "goal_radius")
+        for name in ("policy_noise", "noise_clip", "explore_noise"):
+            if (value := getattr(self, name)) < 0:
+                raise CrlError(f"--agent.{name.replace('_', '-')} must be non-negative, got {value}")
+        if not 0.0 < self.target_ema <= 1.0:
+            raise CrlError(f"--agent.target-ema must lie in (0, 1], got {self.target_ema}")
+        _check_goal_probs(self.actor_goal_probs)
+
+
+AgentConfig = CRLConfig | MRCRLConfig | GCBCConfig | TD3Config
 
 
 def agent_name(config: AgentConfig) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crl.config import CRLConfig, GCBCConfig, MRCRLConfig, TrainConfig
+from crl.config import CRLConfig, GCBCConfig, MRCRLConfig, TD3Config, TrainConfig
 from crl.errors import CrlError
 
 
@@ -33,6 +33,8 @@ def _without_alpha(dataset: str) -> dict:
 
 
 def _agents(name: str, agent: str, allowed: tuple[str, ...]) -> None:
+    if agent == "td3" and agent not in allowed:
+        raise CrlError("--agent td3 learns online only: give --env NAME, not --dataset (`crl envs list`)")
     if agent not in allowed:
         raise CrlError(f"preset '{name}' is for --agent {' or '.join(allowed)}, not --agent {agent}")
 
@@ -73,20 +75,33 @@ _ONLINE_ACTOR = dict(
 )  # fmt: skip
 
 
+def _td3(env: str, **changes) -> TD3Config:
+    """TD3 + HER with Table 2's shared values (its defaults) and the environment's success radius as the
+    sparse reward's."""
+    from crl.envs import make_env
+
+    return TD3Config(goal_radius=make_env(env).success_radius, **changes)
+
+
 def crl_paper_online_env(env: str, agent: str) -> TrainConfig:
-    _agents("crl-paper-online", agent, ("crl",))
+    _agents("crl-paper-online", agent, ("crl", "td3"))
+    config = _td3(env) if agent == "td3" else CRLConfig(**{**_CRL_TABLE2, **_ONLINE_ACTOR})
     return TrainConfig(
-        dataset=None, env=env, preset="crl-paper-online", agent=CRLConfig(**{**_CRL_TABLE2, **_ONLINE_ACTOR}),
+        dataset=None, env=env, preset="crl-paper-online", agent=config,
         steps=1_000_000, log_every=10_000, checkpoint_every=50_000, eval_every=50_000, eval_episodes=100,
         num_envs=4, collect=16, update_ratio=1.0, random_steps=10_000, replay_size=1_000_000,
     )  # fmt: skip
 
 
 def quick_env(env: str, agent: str) -> TrainConfig:
-    _agents("quick", agent, ("crl",))
-    small = dict(batch_size=128, hidden=(128, 128), latent_dim=32)
+    _agents("quick", agent, ("crl", "td3"))
+    small = dict(batch_size=128, hidden=(128, 128))
+    if agent == "td3":
+        config = _td3(env, **small)
+    else:
+        config = CRLConfig(**{**_CRL_TABLE2, **_ONLINE_ACTOR, **small, "latent_dim": 32})
     return TrainConfig(
-        dataset=None, env=env, preset="quick", agent=CRLConfig(**{**_CRL_TABLE2, **_ONLINE_ACTOR, **small}),
+        dataset=None, env=env, preset="quick", agent=config,
         steps=30_000, log_every=2_000, checkpoint_every=10_000, eval_every=10_000, eval_episodes=100,
         num_envs=4, collect=16, update_ratio=1.0, random_steps=2_000, replay_size=1_000_000,
     )  # fmt: skip
@@ -102,6 +117,7 @@ def crl_paper_offline(dataset: str, agent: str) -> TrainConfig:
 
 
 def quick(dataset: str, agent: str) -> TrainConfig:
+    _agents("quick", agent, ("crl", "mrcrl", "gcbc"))
     small = dict(batch_size=256, hidden=(256, 256))
     if agent == "mrcrl":
         encoders = dict(encoder_hidden=(256, 256), zs_dim=64, proj_hidden=128, proj_dim=64, horizon=5)
@@ -140,7 +156,8 @@ PRESETS: dict[str, Preset] = {
         "crl",
         "crl's own: each dataset's OGBench choices (alpha, discount, actor goals) with 2 x 256 networks, "
         "batch 256 and 30k updates, sized for a 2-core CPU (mrcrl: d = 64, H = 5; gcbc: the actor alone). "
-        "Online (--env): the paper's online CRL with 2 x 128 networks, batch 128, 30k environment steps.",
+        "Online (--env): the paper's online CRL with 2 x 128 networks, batch 128, 30k environment steps "
+        "(td3: TD3 + HER at the same sizes).",
         scored_evals=1,
         online=quick_env,
     ),
@@ -166,7 +183,9 @@ PRESETS: dict[str, Preset] = {
         "CRL paper, Table 2 and App. E: batch 256, lr 3e-4, discount 0.99, 2 x 256 ReLU networks, "
         "representation 64, 10k random transitions, then 16 transitions and 16 updates at a time. Online "
         "(--env), as the paper's code: a tanh-Gaussian actor without entropy term or BC, one critic, half "
-        "the actor's goals random. On a dataset: a SAC actor with target entropy 0 and random goals.",
+        "the actor's goals random; td3: TD3 + HER with Table 2's shared values and TD3's noise 0.2 / 0.5, "
+        "delay 2, chosen by crl where the paper is silent. On a dataset: a SAC actor with target entropy 0 "
+        "and random goals.",
         online=crl_paper_online_env,
     ),
     "crl-paper-offline": Preset(

@@ -7,6 +7,8 @@ Each agent module provides
     update(state, batch, config) -> (state, metrics)         # one gradient step
     validation_metrics(state, data, config, key) -> metrics  # held-out critic diagnostics
     act(config, action_dim, state, obs, goals) -> actions    # deterministic, jitted
+and the online agents (crl, td3) also
+    explore(config, action_dim, state, obs, goals, key) -> actions  # for collecting experience
 """
 
 from __future__ import annotations

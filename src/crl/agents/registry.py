@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from types import ModuleType
 
-from crl.config import MRCRL_VARIANTS, CRLConfig, GCBCConfig, MRCRLConfig
+from crl.config import MRCRL_VARIANTS, CRLConfig, GCBCConfig, MRCRLConfig, TD3Config
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ AGENTS: dict[str, AgentSpec] = {
     "crl": AgentSpec(CRLConfig, "crl.agents.crl", online=True),
     "mrcrl": AgentSpec(MRCRLConfig, "crl.agents.mrcrl", variants=MRCRL_VARIANTS),
     "gcbc": AgentSpec(GCBCConfig, "crl.agents.gcbc"),
+    "td3": AgentSpec(TD3Config, "crl.agents.td3", online=True),
 }
 
 

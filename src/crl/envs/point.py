@@ -102,6 +102,7 @@ class PointMaze:
     layout: tuple[str, ...]
 
     action_dim = 2
+    success_radius = SUCCESS_RADIUS
 
     @property
     def obs_dim(self) -> int:

@@ -1,0 +1,155 @@
+"""TD3 + HER (Fujimoto et al. 2018; Andrychowicz et al. 2017), the CRL paper's main online baseline.
+
+Goals are relabelled at sample time by the shared sampler (`batch.actor_goals`: a future state of the same
+episode, or a random replay state), and the reward is the sparse goal-reaching indicator
+r = 1[||s' - g|| < goal_radius]. The critic is TD3's: twin Q(s, a, g), each regressed on
+
+    y = r + gamma * min_i Q'_i(s', clip(pi'(s', g) + clip(eps, -c, c), -1, 1), g),   eps ~ N(0, sigma^2)
+
+with target networks Q', pi' (EMA rate target_ema). Every `policy_delay` updates the actor maximises
+Q_1(s, pi(s, g), g) and the targets move. The point tasks never end early, so there is no terminal mask.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from crl.agents.crl import prefixed
+from crl.config import TD3Config
+from crl.data.sampling import Batch, DeviceData, sample_batch
+from crl.networks import MLP, Actor, ensemble
+
+
+class TD3State(flax.struct.PyTreeNode):
+    params: dict  # {'critic', 'actor'}
+    target: dict  # their EMA copies
+    opt_state: dict  # {'critic', 'actor'}: the actor's Adam moments move only on actor updates
+    rng: jax.Array
+    step: jax.Array
+
+
+def critic_net(config: TD3Config):
+    return ensemble(MLP, 2)(config.hidden, 1, layer_norm=False, activation=config.activation,
+                            dtype=config.compute_dtype)  # fmt: skip
+
+
+def actor_net(config: TD3Config, action_dim: int) -> Actor:
+    return Actor(config.hidden, action_dim, activation=config.activation, dtype=config.compute_dtype)
+
+
+def init(key: jax.Array, config: TD3Config, obs_dim: int, action_dim: int) -> TD3State:
+    k_critic, k_actor, k_state = jax.random.split(key, 3)
+    obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))
+    params = {
+        "critic": critic_net(config).init(k_critic, jnp.concatenate([obs, act, obs], -1))["params"],
+        "actor": actor_net(config, action_dim).init(k_actor, obs, obs)["params"],
+    }
+    opt = optax.adam(config.lr)
+    opt_state = {name: opt.init(p) for name, p in params.items()}
+    target = jax.tree.map(jnp.copy, params)
+    return TD3State(params, target, opt_state, k_state, jnp.zeros((), jnp.int32))
+
+
+def q_values(config: TD3Config, critic_params, obs, actions, goals) -> jax.Array:
+    """(2, B): both critics' Q(s, a, g)."""
+    x = jnp.concatenate([obs, actions, goals], -1)
+    return critic_net(config).apply({"params": critic_params}, x)[..., 0]
+
+
+def policy(config: TD3Config, actor_params, obs, goals) -> jax.Array:
+    mean, _ = actor_net(config, _action_dim(actor_params)).apply({"params": actor_params}, obs, goals)
+    return jnp.tanh(mean)
+
+
+def _action_dim(actor_params) -> int:
+    return actor_params["mean"]["bias"].shape[-1]
+
+
+def reward(config: TD3Config, next_obs: jax.Array, goals: jax.Array) -> jax.Array:
+    """The sparse goal-reaching reward: 1 when s' lies within goal_radius of g."""
+    return (jnp.linalg.norm(next_obs - goals, axis=-1) < config.goal_radius).astype(jnp.float32)
+
+
+def critic_loss(config: TD3Config, critic_params, target: dict, batch: Batch, key: jax.Array):
+    """Both critics' squared TD error against the clipped double-Q target with target smoothing."""
+    goals = batch.actor_goals
+    next_action = policy(config, target["actor"], batch.next_observations, goals)
+    noise = jnp.clip(config.policy_noise * jax.random.normal(key, next_action.shape), -config.noise_clip,
+                     config.noise_clip)  # fmt: skip
+    next_action = jnp.clip(next_action + noise, -1.0, 1.0)
+    next_q = jnp.min(q_values(config, target["critic"], batch.next_observations, next_action, goals), 0)
+    r = reward(config, batch.next_observations, goals)
+    y = jax.lax.stop_gradient(r + config.discount * next_q)
+    q = q_values(config, critic_params, batch.observations, batch.actions, goals)
+    loss = jnp.mean(jnp.sum((q - y) ** 2, 0))
+    return loss, {"loss": loss, "q_mean": jnp.mean(q), "reward": jnp.mean(r)}
+
+
+def actor_loss(config: TD3Config, actor_params, critic_params, batch: Batch):
+    """-Q_1(s, pi(s, g), g), through the frozen critic."""
+    action = policy(config, actor_params, batch.observations, batch.actor_goals)
+    q = q_values(config, jax.lax.stop_gradient(critic_params), batch.observations, action, batch.actor_goals)
+    loss = -jnp.mean(q[0])
+    return loss, {"loss": loss}
+
+
+def draw(key: jax.Array, data: DeviceData, config: TD3Config) -> Batch:
+    return sample_batch(key, data, config.batch_size, config.discount, config.actor_goal_probs)
+
+
+def sample(state: TD3State, data: DeviceData, config: TD3Config) -> Batch:
+    """The minibatch of the next update: drawn with the middle third of the state's key split."""
+    return draw(jax.random.split(state.rng, 3)[1], data, config)
+
+
+def _adam_step(config: TD3Config, grads, opt_state, params):
+    updates, opt_state = optax.adam(config.lr).update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def update(state: TD3State, batch: Batch, config: TD3Config) -> tuple[TD3State, dict]:
+    """One critic step; on every `policy_delay`-th step also one actor step and the target EMA."""
+    rng, _, k_noise = jax.random.split(state.rng, 3)  # the middle key drew the batch (`sample`)
+    grads, c_info = jax.grad(partial(critic_loss, config), has_aux=True)(
+        state.params["critic"], state.target, batch, k_noise
+    )
+    critic, critic_opt = _adam_step(config, grads, state.opt_state["critic"], state.params["critic"])
+    grads, a_info = jax.grad(partial(actor_loss, config), has_aux=True)(state.params["actor"], critic, batch)
+    stepped, actor_opt = _adam_step(config, grads, state.opt_state["actor"], state.params["actor"])
+    delayed = state.step % config.policy_delay == 0
+
+    def when_delayed(new, old):
+        return jax.tree.map(lambda n, o: jnp.where(delayed, n, o), new, old)
+
+    params = {"critic": critic, "actor": when_delayed(stepped, state.params["actor"])}
+    opt_state = {"critic": critic_opt, "actor": when_delayed(actor_opt, state.opt_state["actor"])}
+    moved = jax.tree.map(lambda t, o: t + config.target_ema * (o - t), state.target, params)
+    target = when_delayed(moved, state.target)
+    info = {**prefixed("critic", c_info), **prefixed("actor", a_info)}
+    return TD3State(params, target, opt_state, rng, state.step + 1), info
+
+
+def validation_metrics(state: TD3State, data: DeviceData, config: TD3Config, key: jax.Array) -> dict:
+    """The critics' TD loss on a held-out minibatch (no update)."""
+    k_batch, k_noise = jax.random.split(key)
+    batch = draw(k_batch, data, config)
+    return prefixed("val", critic_loss(config, state.params["critic"], state.target, batch, k_noise)[1])
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def act(config: TD3Config, action_dim: int, state: TD3State, obs: jax.Array, goals: jax.Array) -> jax.Array:
+    """Deterministic evaluation actions: pi(s, g)."""
+    return policy(config, state.params["actor"], obs, goals)
+
+
+def explore(
+    config: TD3Config, action_dim: int, state: TD3State, obs: jax.Array, goals: jax.Array, key: jax.Array
+) -> jax.Array:
+    """Actions for collecting experience: pi(s, g) plus Gaussian noise, clipped to the action box."""
+    noise = config.explore_noise * jax.random.normal(key, (obs.shape[0], action_dim))
+    return jnp.clip(policy(config, state.params["actor"], obs, goals) + noise, -1.0, 1.0)

@@ -1,0 +1,98 @@
+"""TD3 + HER: the sparse reward, the clipped double-Q target, and the delayed actor and target updates."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from crl.agents import td3
+from crl.config import TD3Config
+from crl.data.sampling import Batch
+from crl.errors import CrlError
+from crl.presets import preset_config
+
+CONFIG = TD3Config(batch_size=8, hidden=(16, 16), goal_radius=2.0)
+
+
+def _batch(key, n=8):
+    k = jax.random.split(key, 4)
+    obs = jax.random.uniform(k[0], (n, 2), maxval=4.0)
+    return Batch(
+        observations=obs,
+        actions=jax.random.uniform(k[1], (n, 2), minval=-1, maxval=1),
+        critic_goals=obs,
+        actor_goals=jax.random.uniform(k[2], (n, 2), maxval=4.0),
+        next_observations=obs + jax.random.uniform(k[3], (n, 2), minval=-1, maxval=1),
+    )
+
+
+def test_reward_is_one_only_within_the_goal_radius():
+    next_obs = jnp.array([[0.0, 0.0], [0.0, 0.0], [3.0, 4.0]])
+    goals = jnp.array([[1.9, 0.0], [2.0, 0.1], [3.0, 4.0]])
+    np.testing.assert_array_equal(td3.reward(CONFIG, next_obs, goals), [1.0, 0.0, 1.0])
+
+
+def test_td_target_takes_the_smaller_target_critic():
+    config = dataclasses.replace(CONFIG, policy_noise=0.0)
+    state = td3.init(jax.random.PRNGKey(0), config, 2, 2)
+    target = jax.tree.map(lambda x: x + 0.3, state.target)  # targets apart from the critics
+    batch = _batch(jax.random.PRNGKey(1))
+    loss, _ = td3.critic_loss(config, state.params["critic"], target, batch, jax.random.PRNGKey(2))
+    next_action = td3.policy(config, target["actor"], batch.next_observations, batch.actor_goals)
+    next_q = td3.q_values(config, target["critic"], batch.next_observations, next_action, batch.actor_goals)
+    assert float(jnp.max(jnp.abs(next_q[0] - next_q[1]))) > 1e-3  # the two critics disagree
+    r = td3.reward(config, batch.next_observations, batch.actor_goals)
+    q = td3.q_values(config, state.params["critic"], batch.observations, batch.actions, batch.actor_goals)
+    for combine, matches in ((jnp.min, True), (jnp.mean, False)):
+        y = r + config.discount * combine(next_q, 0)
+        expected = jnp.mean(jnp.sum((q - y) ** 2, 0))
+        assert np.isclose(float(loss), float(expected), rtol=1e-5) == matches
+
+
+def _differ(a, b) -> bool:
+    return any(not np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+def test_actor_and_targets_move_only_every_policy_delay_updates():
+    state = td3.init(jax.random.PRNGKey(0), CONFIG, 2, 2)
+    batch = _batch(jax.random.PRNGKey(1))
+    changed = []
+    for _ in range(4):
+        new, info = td3.update(state, batch, CONFIG)
+        critic, actor = (_differ(state.params[k], new.params[k]) for k in ("critic", "actor"))
+        changed.append((critic, actor, _differ(state.target, new.target)))
+        state = new
+    # (critic, actor, targets): the critic at every update, the actor and targets at updates 0 and 2.
+    assert changed == [(True, True, True), (True, False, False), (True, True, True), (True, False, False)]
+    assert np.isfinite(float(info["critic/loss"]))
+
+
+def test_targets_move_by_target_ema_toward_the_networks():
+    state = td3.init(jax.random.PRNGKey(0), CONFIG, 2, 2)
+    new, _ = td3.update(state, _batch(jax.random.PRNGKey(1)), CONFIG)
+    for t_old, t_new, p in zip(jax.tree.leaves(state.target), jax.tree.leaves(new.target),
+                               jax.tree.leaves(new.params), strict=True):  # fmt: skip
+        np.testing.assert_allclose(t_new, t_old + CONFIG.target_ema * (p - t_old), rtol=1e-6, atol=1e-7)
+
+
+def test_exploration_adds_clipped_noise_to_the_policy():
+    state = td3.init(jax.random.PRNGKey(0), CONFIG, 2, 2)
+    obs, goals = jnp.zeros((2000, 2)), jnp.ones((2000, 2))
+    greedy = td3.act(CONFIG, 2, state, obs, goals)
+    noisy = td3.explore(CONFIG, 2, state, obs, goals, jax.random.PRNGKey(3))
+    assert float(jnp.max(jnp.abs(noisy))) <= 1.0
+    assert np.isclose(float(jnp.std(noisy - greedy)), CONFIG.explore_noise, rtol=0.1)
+
+
+def test_td3_is_an_online_agent_with_the_environments_reward_radius():
+    config = preset_config("quick", None, "td3", env="point-u")
+    assert isinstance(config.agent, TD3Config) and config.agent.goal_radius == 2.0
+    assert preset_config("crl-paper-online", None, "td3", env="point-u").agent.target_ema == 0.005
+    with pytest.raises(CrlError, match="--agent td3 learns online only: give --env"):
+        preset_config("quick", "pointmaze-medium-navigate-v0", "td3")
+    with pytest.raises(CrlError, match="--agent.target-ema must lie in"):
+        dataclasses.replace(CONFIG, target_ema=0.0).validate()
