@@ -42,7 +42,7 @@ def test_td_target_takes_the_smaller_target_critic():
     target = jax.tree.map(lambda x: x + 0.3, state.target)  # targets apart from the critics
     batch = _batch(jax.random.PRNGKey(1))
     loss, _ = td3.critic_loss(config, state.params["critic"], target, batch, jax.random.PRNGKey(2))
-    next_action = td3.policy(config, target["actor"], batch.next_observations, batch.actor_goals)
+    next_action = td3.policy(config, 2, target["actor"], batch.next_observations, batch.actor_goals)
     next_q = td3.q_values(config, target["critic"], batch.next_observations, next_action, batch.actor_goals)
     assert float(jnp.max(jnp.abs(next_q[0] - next_q[1]))) > 1e-3  # the two critics disagree
     r = td3.reward(config, batch.next_observations, batch.actor_goals)

@@ -89,12 +89,22 @@ def update_throughput(
     return Throughput(seeds, length / statistics.median(times), flops)
 
 
-def update_flops(config: AgentConfig, state, data: DeviceData) -> float:
-    """XLA's FLOP count of one update, compiled alone (a scan's body would be counted once, not per step)."""
-    update = jax.jit(partial(sample_and_update, config=config))
-    cost = update.lower(state, data).compile().cost_analysis()
+def lowered_update(config: AgentConfig, state, data: DeviceData) -> jax.stages.Lowered:
+    """One update as its own program (a scan's body would be counted once, not per step); `state` may be
+    shapes alone (`jax.eval_shape`)."""
+    return jax.jit(partial(sample_and_update, config=config)).lower(state, data)
+
+
+def flops(program: jax.stages.Lowered | jax.stages.Compiled) -> float:
+    """XLA's FLOP count of a lowered (before optimisation) or compiled program."""
+    cost = program.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return float(cost.get("flops", float("nan")))
+
+
+def update_flops(config: AgentConfig, state, data: DeviceData) -> float:
+    """XLA's FLOP count of one update, compiled."""
+    return flops(lowered_update(config, state, data).compile())
 
 
 def evaluation_speed(env_id: str, config: AgentConfig, action_dim: int, obs_dim: int, episodes: int) -> dict:

@@ -33,8 +33,12 @@ def _without_alpha(dataset: str) -> dict:
 
 
 def _agents(name: str, agent: str, allowed: tuple[str, ...]) -> None:
-    if agent == "td3" and agent not in allowed:
-        raise CrlError("--agent td3 learns online only: give --env NAME, not --dataset (`crl envs list`)")
+    from crl.agents.registry import AGENTS
+
+    if agent not in allowed and agent in AGENTS and AGENTS[agent].online_only:
+        raise CrlError(
+            f"--agent {agent} learns online only: give --env NAME, not --dataset (`crl envs list`)"
+        )
     if agent not in allowed:
         raise CrlError(f"preset '{name}' is for --agent {' or '.join(allowed)}, not --agent {agent}")
 

@@ -5,7 +5,7 @@ Each agent module provides
     sample(state, data, config) -> batch                     # the next minibatch, from the state's key
     draw(key, data, config) -> batch                         # a minibatch from any key (validation)
     update(state, batch, config) -> (state, metrics)         # one gradient step
-    validation_metrics(state, data, config, key) -> metrics  # held-out critic diagnostics
+    validation_metrics(state, data, config, key) -> metrics  # held-out diagnostics (offline agents)
     act(config, action_dim, state, obs, goals) -> actions    # deterministic, jitted
 and the online agents (crl, td3) also
     explore(config, action_dim, state, obs, goals, key) -> actions  # for collecting experience

@@ -16,17 +16,17 @@ class AgentSpec:
     variants: tuple[
         str, ...
     ] = ()  # named ablations (`--agent.variant`), each its own arm in sweeps and reports
-    online: bool = False  # has `explore`, so it can collect its own experience (`crl train --env`)
+    online_only: bool = False  # learns from its own experience (`crl train --env`), never from a dataset
 
     def load(self) -> ModuleType:
         return import_module(self.module)
 
 
 AGENTS: dict[str, AgentSpec] = {
-    "crl": AgentSpec(CRLConfig, "crl.agents.crl", online=True),
+    "crl": AgentSpec(CRLConfig, "crl.agents.crl"),
     "mrcrl": AgentSpec(MRCRLConfig, "crl.agents.mrcrl", variants=MRCRL_VARIANTS),
     "gcbc": AgentSpec(GCBCConfig, "crl.agents.gcbc"),
-    "td3": AgentSpec(TD3Config, "crl.agents.td3", online=True),
+    "td3": AgentSpec(TD3Config, "crl.agents.td3", online_only=True),
 }
 
 

@@ -14,23 +14,14 @@ from __future__ import annotations
 
 from functools import partial
 
-import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
 
-from crl.agents.crl import prefixed
+from crl.agents.crl import TrainState, ema, prefixed
 from crl.config import TD3Config
 from crl.data.sampling import Batch, DeviceData, sample_batch
 from crl.networks import MLP, Actor, ensemble
-
-
-class TD3State(flax.struct.PyTreeNode):
-    params: dict  # {'critic', 'actor'}
-    target: dict  # their EMA copies
-    opt_state: dict  # {'critic', 'actor'}: the actor's Adam moments move only on actor updates
-    rng: jax.Array
-    step: jax.Array
 
 
 def critic_net(config: TD3Config):
@@ -42,7 +33,9 @@ def actor_net(config: TD3Config, action_dim: int) -> Actor:
     return Actor(config.hidden, action_dim, activation=config.activation, dtype=config.compute_dtype)
 
 
-def init(key: jax.Array, config: TD3Config, obs_dim: int, action_dim: int) -> TD3State:
+def init(key: jax.Array, config: TD3Config, obs_dim: int, action_dim: int) -> TrainState:
+    """Critics, actor and their targets; one Adam state per network ({'critic', 'actor'}), so that the
+    actor's moments move only on actor updates."""
     k_critic, k_actor, k_state = jax.random.split(key, 3)
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))
     params = {
@@ -52,7 +45,7 @@ def init(key: jax.Array, config: TD3Config, obs_dim: int, action_dim: int) -> TD
     opt = optax.adam(config.lr)
     opt_state = {name: opt.init(p) for name, p in params.items()}
     target = jax.tree.map(jnp.copy, params)
-    return TD3State(params, target, opt_state, k_state, jnp.zeros((), jnp.int32))
+    return TrainState(params, opt_state, k_state, jnp.zeros((), jnp.int32), target)
 
 
 def q_values(config: TD3Config, critic_params, obs, actions, goals) -> jax.Array:
@@ -61,13 +54,9 @@ def q_values(config: TD3Config, critic_params, obs, actions, goals) -> jax.Array
     return critic_net(config).apply({"params": critic_params}, x)[..., 0]
 
 
-def policy(config: TD3Config, actor_params, obs, goals) -> jax.Array:
-    mean, _ = actor_net(config, _action_dim(actor_params)).apply({"params": actor_params}, obs, goals)
+def policy(config: TD3Config, action_dim: int, actor_params, obs, goals) -> jax.Array:
+    mean, _ = actor_net(config, action_dim).apply({"params": actor_params}, obs, goals)
     return jnp.tanh(mean)
-
-
-def _action_dim(actor_params) -> int:
-    return actor_params["mean"]["bias"].shape[-1]
 
 
 def reward(config: TD3Config, next_obs: jax.Array, goals: jax.Array) -> jax.Array:
@@ -78,7 +67,7 @@ def reward(config: TD3Config, next_obs: jax.Array, goals: jax.Array) -> jax.Arra
 def critic_loss(config: TD3Config, critic_params, target: dict, batch: Batch, key: jax.Array):
     """Both critics' squared TD error against the clipped double-Q target with target smoothing."""
     goals = batch.actor_goals
-    next_action = policy(config, target["actor"], batch.next_observations, goals)
+    next_action = policy(config, batch.actions.shape[-1], target["actor"], batch.next_observations, goals)
     noise = jnp.clip(config.policy_noise * jax.random.normal(key, next_action.shape), -config.noise_clip,
                      config.noise_clip)  # fmt: skip
     next_action = jnp.clip(next_action + noise, -1.0, 1.0)
@@ -92,7 +81,7 @@ def critic_loss(config: TD3Config, critic_params, target: dict, batch: Batch, ke
 
 def actor_loss(config: TD3Config, actor_params, critic_params, batch: Batch):
     """-Q_1(s, pi(s, g), g), through the frozen critic."""
-    action = policy(config, actor_params, batch.observations, batch.actor_goals)
+    action = policy(config, batch.actions.shape[-1], actor_params, batch.observations, batch.actor_goals)
     q = q_values(config, jax.lax.stop_gradient(critic_params), batch.observations, action, batch.actor_goals)
     loss = -jnp.mean(q[0])
     return loss, {"loss": loss}
@@ -102,7 +91,7 @@ def draw(key: jax.Array, data: DeviceData, config: TD3Config) -> Batch:
     return sample_batch(key, data, config.batch_size, config.discount, config.actor_goal_probs)
 
 
-def sample(state: TD3State, data: DeviceData, config: TD3Config) -> Batch:
+def sample(state: TrainState, data: DeviceData, config: TD3Config) -> Batch:
     """The minibatch of the next update: drawn with the middle third of the state's key split."""
     return draw(jax.random.split(state.rng, 3)[1], data, config)
 
@@ -112,7 +101,7 @@ def _adam_step(config: TD3Config, grads, opt_state, params):
     return optax.apply_updates(params, updates), opt_state
 
 
-def update(state: TD3State, batch: Batch, config: TD3Config) -> tuple[TD3State, dict]:
+def update(state: TrainState, batch: Batch, config: TD3Config) -> tuple[TrainState, dict]:
     """One critic step; on every `policy_delay`-th step also one actor step and the target EMA."""
     rng, _, k_noise = jax.random.split(state.rng, 3)  # the middle key drew the batch (`sample`)
     grads, c_info = jax.grad(partial(critic_loss, config), has_aux=True)(
@@ -128,28 +117,20 @@ def update(state: TD3State, batch: Batch, config: TD3Config) -> tuple[TD3State, 
 
     params = {"critic": critic, "actor": when_delayed(stepped, state.params["actor"])}
     opt_state = {"critic": critic_opt, "actor": when_delayed(actor_opt, state.opt_state["actor"])}
-    moved = jax.tree.map(lambda t, o: t + config.target_ema * (o - t), state.target, params)
-    target = when_delayed(moved, state.target)
+    target = when_delayed(ema(config.target_ema, state.target, params), state.target)
     info = {**prefixed("critic", c_info), **prefixed("actor", a_info)}
-    return TD3State(params, target, opt_state, rng, state.step + 1), info
-
-
-def validation_metrics(state: TD3State, data: DeviceData, config: TD3Config, key: jax.Array) -> dict:
-    """The critics' TD loss on a held-out minibatch (no update)."""
-    k_batch, k_noise = jax.random.split(key)
-    batch = draw(k_batch, data, config)
-    return prefixed("val", critic_loss(config, state.params["critic"], state.target, batch, k_noise)[1])
+    return TrainState(params, opt_state, rng, state.step + 1, target), info
 
 
 @partial(jax.jit, static_argnums=(0, 1))
-def act(config: TD3Config, action_dim: int, state: TD3State, obs: jax.Array, goals: jax.Array) -> jax.Array:
+def act(config: TD3Config, action_dim: int, state: TrainState, obs: jax.Array, goals: jax.Array) -> jax.Array:
     """Deterministic evaluation actions: pi(s, g)."""
-    return policy(config, state.params["actor"], obs, goals)
+    return policy(config, action_dim, state.params["actor"], obs, goals)
 
 
 def explore(
-    config: TD3Config, action_dim: int, state: TD3State, obs: jax.Array, goals: jax.Array, key: jax.Array
+    config: TD3Config, action_dim: int, state: TrainState, obs: jax.Array, goals: jax.Array, key: jax.Array
 ) -> jax.Array:
     """Actions for collecting experience: pi(s, g) plus Gaussian noise, clipped to the action box."""
     noise = config.explore_noise * jax.random.normal(key, (obs.shape[0], action_dim))
-    return jnp.clip(policy(config, state.params["actor"], obs, goals) + noise, -1.0, 1.0)
+    return jnp.clip(policy(config, action_dim, state.params["actor"], obs, goals) + noise, -1.0, 1.0)

@@ -48,12 +48,10 @@ def flops_per_update(run: Run) -> float:
     widths change the count by well under 1% at 512-wide layers). Counted on the lowered program, from
     parameter shapes alone: nothing is initialised or compiled (within 1.1% of the compiled program's
     count for the paper and mrcrl-paper presets)."""
-    from functools import partial
-
     import jax
 
     from crl import bench
-    from crl.agents import agent_module, sample_and_update
+    from crl.agents import agent_module
     from crl.data.sampling import to_device
     from crl.experiments.sweep import run_config
 
@@ -61,9 +59,7 @@ def flops_per_update(run: Run) -> float:
     agent = config.agent.for_run(config.steps)
     data = to_device(bench.synthetic_dataset(20_000, 32, 8), agent.needs_next_observations)
     state = jax.eval_shape(lambda key: agent_module(agent).init(key, agent, 32, 8), jax.random.PRNGKey(0))
-    cost = jax.jit(partial(sample_and_update, config=agent)).lower(state, data).cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    return float(cost.get("flops", float("nan")))
+    return bench.flops(bench.lowered_update(agent, state, data))
 
 
 def data_status(dataset: str, directory: Path) -> str:
