@@ -101,11 +101,13 @@ def test_unknown_environment_names_the_closest():
 
 
 def _episodes(first: int, n: int, length: int):
-    """n episodes numbered first.. whose observations are (episode id, t) and actions (id, t)."""
+    """n episodes numbered first.. whose observations are (episode id, t), actions (id, t) and commanded
+    goals (id, -1)."""
     ids = np.arange(first, first + n, dtype=np.float32)[:, None].repeat(length + 1, 1)
     t = np.arange(length + 1, dtype=np.float32)[None].repeat(n, 0)
     obs = np.stack([ids, t], -1)
-    return jnp.asarray(obs), jnp.asarray(obs)
+    goals = np.stack([ids[:, 0], -np.ones(n, np.float32)], -1)
+    return jnp.asarray(obs), jnp.asarray(obs), jnp.asarray(goals), jnp.asarray(t < length)
 
 
 def test_ring_overwrites_whole_episodes_oldest_first():
@@ -131,6 +133,7 @@ def test_relabelled_goals_never_cross_episodes_across_the_wrap():
     assert (obs[:, 1] < length).all(), "a minibatch started from an episode's final state"
     assert (goals[:, 0] == obs[:, 0]).all() and (goals[:, 1] > obs[:, 1]).all()
     np.testing.assert_array_equal(batch.actions, batch.observations)  # a_t travels with s_t
+    np.testing.assert_array_equal(np.asarray(batch.commanded_goals)[:, 0], obs[:, 0])  # its episode's goal
     idx = replay.start_rows(jax.random.PRNGKey(1), 4096)
     following = np.asarray(replay.next_at(idx))
     start = np.asarray(replay.observations[idx])

@@ -73,6 +73,10 @@ class CRLConfig:
     entropy: Literal["learned", "off"] = "learned"
     """SAC's entropy term: a temperature learned toward target_entropy, or none (the CRL paper removes it
     for state inputs and learns it, with target entropy -dim(a), for images)."""
+    relabel_filter: float | None = None
+    """Filtered relabelling (Sec. 4.5, Fig. 13), online nce and cpc critics: the critic trains only on
+    relabelled rows whose action is about as likely under the reached goal as under the commanded one,
+    |log pi(a | s, g) - log pi(a | s, e')| <= this epsilon (`crl.agents.crl.relabel_weights`); none: off."""
     precision: Precision = "default"
     """Matmul precision. default: JAX's (TF32 tensor cores for float32 matmuls on NVIDIA GPUs since
     Ampere, exact float32 on CPU); float32: exact float32 everywhere; bf16: layers compute in bfloat16
@@ -110,6 +114,17 @@ class CRLConfig:
             raise CrlError(f"--agent.target-ema must lie in [0, 1], got {self.target_ema}")
         if self.actor == "tanh-gaussian" and (self.actor_loss != "sac" or self.alpha != 0):
             raise CrlError("--agent.actor tanh-gaussian needs --agent.actor-loss sac and --agent.alpha 0")
+        if self.relabel_filter is not None:
+            self._validate_relabel_filter()
+
+    def _validate_relabel_filter(self) -> None:
+        if self.relabel_filter <= 0:
+            raise CrlError(f"--agent.relabel-filter must be positive, got {self.relabel_filter}")
+        if self.critic not in ("nce", "cpc") or self.actor == "deterministic":
+            raise CrlError(
+                "--agent.relabel-filter needs --agent.critic nce or cpc and a stochastic actor "
+                "(--agent.actor gaussian or tanh-gaussian): it compares the actor's action likelihoods"
+            )
 
     def for_run(self, steps: int) -> CRLConfig:
         """The config with run-dependent values filled in (CRL has none)."""
@@ -183,6 +198,8 @@ class MRCRLConfig(CRLConfig):
         _positive(self, "teacher_temp_start", "teacher_temp_end")
         if self.critic not in ("nce", "cpc") or self.actor_loss != "ddpgbc":
             raise CrlError("mrcrl supports --agent.critic nce or cpc and --agent.actor-loss ddpgbc only")
+        if self.relabel_filter is not None:
+            raise CrlError("mrcrl has no filtered relabelling: drop --agent.relabel-filter")
         if self.variant not in MRCRL_VARIANTS:
             raise CrlError(
                 f"--agent.variant must be one of {', '.join(MRCRL_VARIANTS)}, got '{self.variant}'"
@@ -351,6 +368,11 @@ class TrainConfig:
                 raise CrlError(f"--{name.replace('_', '-')} must be non-negative, got {getattr(self, name)}")
         if self.online:
             self._validate_online()
+        elif getattr(self.agent, "relabel_filter", None) is not None:
+            raise CrlError(
+                "--agent.relabel-filter needs the goal each episode was commanded, which datasets do not "
+                "record: use it online (--env NAME)"
+            )
 
     def _validate_online(self) -> None:
         from crl.envs import make_env

@@ -35,6 +35,7 @@ class Collector(flax.struct.PyTreeNode):
     env_states: object  # the environments' states, batched over num_envs
     episode_observations: jax.Array  # (num_envs, T + 1, obs_dim): the episodes being collected
     episode_actions: jax.Array  # (num_envs, T + 1, action_dim)
+    episode_acted: jax.Array  # (num_envs, T + 1) bool: the policy chose the action (not random)
     replay: Replay
     rng: jax.Array
     env_steps: jax.Array  # int32: transitions collected so far, over all environments
@@ -50,6 +51,7 @@ def init_collector(env: PointMaze, config: TrainConfig, seed: int) -> Collector:
         env_states=jax.vmap(env.reset)(jax.random.split(k_reset, config.num_envs)),
         episode_observations=jnp.zeros((*episode, env.obs_dim), jnp.float32),
         episode_actions=jnp.zeros((*episode, env.action_dim), jnp.float32),
+        episode_acted=jnp.zeros(episode, bool),
         replay=empty_replay(config.replay_size, env.episode_length, (env.obs_dim,), env.action_dim),
         rng=rng,
         env_steps=jnp.zeros((), jnp.int32),
@@ -79,11 +81,12 @@ def collect_step(
         c.episode_observations.at[:, t].set(obs).at[:, t + 1].set(jax.vmap(env.observation)(env_states))
     )
     episode_actions = c.episode_actions.at[:, t].set(actions)
+    episode_acted = c.episode_acted.at[:, t].set(learned)
     done = t + 1 == env.episode_length
 
     def finish(args):
         replay, env_states, episodes, successes = args
-        replay = insert(replay, episode_obs, episode_actions)
+        replay = insert(replay, episode_obs, episode_actions, goals, episode_acted)
         successes = successes + jnp.sum(env_states.succeeded)
         fresh = jax.vmap(env.reset)(jax.random.split(k_reset, len(obs)))
         return replay, fresh, episodes + len(obs), successes
@@ -92,8 +95,9 @@ def collect_step(
         done, finish, lambda args: args, (c.replay, env_states, c.episodes, c.successes)
     )
     return Collector(
-        env_states, episode_obs, episode_actions, replay, rng, c.env_steps + len(obs), episodes, successes
-    )
+        env_states, episode_obs, episode_actions, episode_acted, replay, rng, c.env_steps + len(obs),
+        episodes, successes,
+    )  # fmt: skip
 
 
 class Rounds(NamedTuple):

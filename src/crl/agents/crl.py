@@ -112,12 +112,47 @@ def q_values(config: CRLConfig, critic_params, state_action: jax.Array, goals: j
     return jnp.exp(log_scale)[:, None] * paired_logits(phi, psi, config.energy)
 
 
-def contrastive_loss(config: CRLConfig, critic_params, state_action, goals, size: int | None = None):
-    """NCE-binary or CPC over the B x B matrix of every state-action input against every goal input."""
+def contrastive_loss(
+    config: CRLConfig, critic_params, state_action, goals, size: int | None = None, row_weights=None
+):
+    """NCE-binary or CPC over the B x B matrix of every state-action input against every goal input;
+    `row_weights` (B,) weigh the rows (filtered relabelling)."""
     logits = pairwise(config, critic_params, state_action, goals, size)
-    cpc = config.critic == "cpc"
-    loss = cpc_loss(logits, config.cpc_logsumexp_coef) if cpc else nce_binary_loss(logits)
-    return loss, {"loss": loss, **contrastive_metrics(logits)}
+    if config.critic == "cpc":
+        loss = cpc_loss(logits, config.cpc_logsumexp_coef, row_weights)
+    else:
+        loss = nce_binary_loss(logits, row_weights)
+    kept = {} if row_weights is None else {"relabel_kept": jnp.mean(row_weights)}
+    return loss, {"loss": loss, **contrastive_metrics(logits), **kept}
+
+
+def relabel_weights(config: CRLConfig, actor_params, batch: Batch) -> jax.Array | None:
+    """Filtered relabelling (Sec. 4.5, Fig. 13): 1 for each row (s, a, g) the critic may train on, else 0;
+    None when the filter is off.
+
+    The paper's convergence argument (Lemma 4.2, via C-learning's App. C.2) assumes that a relabelled
+    pair is nearly on-policy for its new goal: |Q^{beta(.|., e)}(s, a, e) - Q^{beta(.|., e')}(s, a, e)|
+    <= eps, with e' the goal the episode was commanded and e the goal it is relabelled with (here the
+    geometric-future state g). Fig. 13 enforces it by keeping only experience "where the probability under
+    the commanded goal is similar to the probability under the actually-reached goal". The formula is not
+    in the text; crl reconstructs it as the action's log-likelihood under the goal-conditioned policy:
+        keep (s, a, g)  iff  |log pi(a | s, g) - log pi(a | s, e')| <= eps,
+    with the current actor standing in for the policy that acted (the replay keeps no old policies). For
+    the tanh actor both sides share the squashing Jacobian, so it cancels and the Gaussian of atanh(a) is
+    compared. Uniformly random actions (the first --random-steps) do not depend on the goal, so their rows
+    always pass. A dropped row adds neither its positive nor its negatives; its goal still serves as a
+    negative for the other rows. The actor's goals are not filtered: its loss uses its own actions."""
+    if config.relabel_filter is None:
+        return None
+    net, params = actor_net(config, batch.actions.shape[-1]), jax.lax.stop_gradient(actor_params)
+    squashed = config.actor == "tanh-gaussian"
+    u = jnp.arctanh(jnp.clip(batch.actions, -1 + 1e-6, 1 - 1e-6)) if squashed else batch.actions
+
+    def log_prob(goals):
+        return gaussian_log_prob(u, *net.apply({"params": params}, batch.observations, goals))
+
+    gap = jnp.abs(log_prob(batch.critic_goals) - log_prob(batch.commanded_goals))
+    return ((gap <= config.relabel_filter) | ~batch.acted).astype(jnp.float32)
 
 
 def next_or_future(key: jax.Array, batch: Batch, discount: float) -> jax.Array:
@@ -174,7 +209,8 @@ def critic_loss(
         actor = jax.lax.stop_gradient(params["actor"])
         return c_learning_critic_loss(config, params["critic"], target["critic"], actor, batch, key)
     state_action = jnp.concatenate([batch.observations, batch.actions], -1)
-    return contrastive_loss(config, params["critic"], state_action, batch.critic_goals)
+    weights = relabel_weights(config, params["actor"], batch)
+    return contrastive_loss(config, params["critic"], state_action, batch.critic_goals, row_weights=weights)
 
 
 # --- Actor ----------------------------------------------------------------------------------------

@@ -25,23 +25,37 @@ def paired_logits(phi: jax.Array, psi: jax.Array, energy: str = "dot") -> jax.Ar
     return jnp.sum(phi * psi, -1) / jnp.sqrt(phi.shape[-1])
 
 
-def nce_binary_loss(logits: jax.Array) -> jax.Array:
+def nce_binary_loss(logits: jax.Array, row_weights: jax.Array | None = None) -> jax.Array:
     """Mean binary cross-entropy over all B x B entries, diagonal labelled 1 and the rest 0.
 
     -log sigmoid(x) = softplus(x) - x and -log(1 - sigmoid(x)) = softplus(x), so the loss is
     mean(softplus(L)) - sum(diag(L)) / B^2: one stable elementwise pass over the matrix.
+    `row_weights` (B,) weigh each row (its positive and its B - 1 negatives): see `row_mean`.
     """
     b = logits.shape[-1]
     diag = jnp.diagonal(logits, axis1=-2, axis2=-1)
-    return jnp.mean(jax.nn.softplus(logits)) - jnp.mean(diag) / b
+    if row_weights is None:
+        return jnp.mean(jax.nn.softplus(logits)) - jnp.mean(diag) / b
+    return row_mean(jnp.mean(jax.nn.softplus(logits), -1) - diag / b, row_weights)
 
 
-def cpc_loss(logits: jax.Array, logsumexp_coef: float = 0.01) -> jax.Array:
+def cpc_loss(
+    logits: jax.Array, logsumexp_coef: float = 0.01, row_weights: jax.Array | None = None
+) -> jax.Array:
     """InfoNCE over each row (softmax cross-entropy, positive on the diagonal) plus coef * logsumexp(row)^2
-    (Appendix C), averaged over rows and ensemble members."""
+    (Appendix C), averaged over rows (weighted by `row_weights`, see `row_mean`) and ensemble members."""
     lse = jax.nn.logsumexp(logits, axis=-1)
     diag = jnp.diagonal(logits, axis1=-2, axis2=-1)
-    return jnp.mean(lse - diag) + logsumexp_coef * jnp.mean(lse**2)
+    if row_weights is None:
+        return jnp.mean(lse - diag) + logsumexp_coef * jnp.mean(lse**2)
+    return row_mean(lse - diag + logsumexp_coef * lse**2, row_weights)
+
+
+def row_mean(per_row: jax.Array, row_weights: jax.Array) -> jax.Array:
+    """sum_i w_i l_i / sum_i w_i of per-row losses (..., B), then the mean over ensemble members: a row of
+    weight 0 (a relabelled pair filtered out) adds nothing, and the rest keep the scale of the plain mean."""
+    total = jnp.sum(per_row * row_weights, -1) / jnp.maximum(jnp.sum(row_weights), 1.0)
+    return jnp.mean(total)
 
 
 def c_learning_loss(

@@ -4,7 +4,9 @@ Episodes all have T steps (the point environments never end early), so the buffe
 row t of an episode holds s_t and a_t, and row T holds the final state s_T (its action is padding and is
 never sampled). Seen flat ([E (T + 1), ...]) it is a source for `crl.data.sampling`: every row's
 trajectory ends at its episode's row T, so relabelled goals never cross episodes, and a write replaces
-the oldest episodes whole.
+the oldest episodes whole. Each episode also keeps the goal it was commanded, and each row whether the
+policy chose its action (rather than the uniform random actions of the first steps): filtered
+relabelling (`crl.agents.crl.relabel_weights`) reads both.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import jax.numpy as jnp
 class Replay(flax.struct.PyTreeNode):
     episode_observations: jax.Array  # (E, T + 1, *obs_shape)
     episode_actions: jax.Array  # (E, T + 1, action_dim); row T is padding
+    episode_goals: jax.Array  # (E, *goal_shape): the goal each episode was commanded
+    episode_acted: jax.Array  # (E, T + 1) bool: the policy chose a_t (False: a uniform random action)
     inserted: jax.Array  # int32: episodes written since the start (the ring's write position mod E)
 
     @property
@@ -61,24 +65,34 @@ class Replay(flax.struct.PyTreeNode):
     def next_at(self, idx: jax.Array) -> jax.Array:
         return self.observations[idx + 1]  # start rows are never an episode's last row
 
+    def commanded_at(self, idx: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """The goal commanded in each row's episode, and whether the policy chose the row's action."""
+        return self.episode_goals[idx // self.rows_per_episode], self.episode_acted.reshape(-1)[idx]
+
 
 def empty_replay(
     transitions: int, episode_length: int, obs_shape: tuple[int, ...], action_dim: int
 ) -> Replay:
-    """A buffer of `transitions` // episode_length whole episodes."""
-    episodes = transitions // episode_length
+    """A buffer of `transitions` // episode_length whole episodes; goals are shaped as observations."""
+    episodes, rows = transitions // episode_length, episode_length + 1
     return Replay(
-        jnp.zeros((episodes, episode_length + 1, *obs_shape), jnp.float32),
-        jnp.zeros((episodes, episode_length + 1, action_dim), jnp.float32),
+        jnp.zeros((episodes, rows, *obs_shape), jnp.float32),
+        jnp.zeros((episodes, rows, action_dim), jnp.float32),
+        jnp.zeros((episodes, *obs_shape), jnp.float32),
+        jnp.zeros((episodes, rows), bool),
         jnp.zeros((), jnp.int32),
     )
 
 
-def insert(replay: Replay, observations: jax.Array, actions: jax.Array) -> Replay:
-    """Write n finished episodes ((n, T + 1, ...) each) over the n oldest slots."""
+def insert(
+    replay: Replay, observations: jax.Array, actions: jax.Array, goals: jax.Array, acted: jax.Array
+) -> Replay:
+    """Write n finished episodes ((n, T + 1, ...) rows, (n, ...) commanded goals) over the n oldest slots."""
     slots = (replay.inserted + jnp.arange(observations.shape[0])) % replay.capacity
     return Replay(
         replay.episode_observations.at[slots].set(observations),
         replay.episode_actions.at[slots].set(actions),
+        replay.episode_goals.at[slots].set(goals),
+        replay.episode_acted.at[slots].set(acted),
         replay.inserted + observations.shape[0],
     )

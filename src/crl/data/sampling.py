@@ -4,7 +4,8 @@ A source is a flat array of rows (states) with `traj_end[i]`, the row of the las
 trajectory holding row i, so a goal row g with i <= g <= traj_end[i] never leaves the trajectory of i
 and never lies in its past. Two sources share every sampler here: the offline dataset (`DeviceData`)
 and the online replay buffer (`crl.data.replay.Replay`). Each says which rows a minibatch may start
-from (`start_rows`), which rows are filled (`random_rows`), and what follows a row (`next_at`).
+from (`start_rows`), which rows are filled (`random_rows`), what follows a row (`next_at`) and, online,
+which goal the row's episode was commanded (`commanded_at`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class DeviceData(NamedTuple):
     def next_at(self, idx: jax.Array) -> jax.Array | None:
         return None if self.next_observations is None else self.next_observations[idx]
 
+    def commanded_at(self, idx: jax.Array) -> None:
+        return None  # datasets record no commanded goals
+
 
 class Batch(NamedTuple):
     observations: jax.Array
@@ -40,6 +44,8 @@ class Batch(NamedTuple):
     actor_goals: jax.Array  # the actor-goal mixture
     next_observations: jax.Array | None = None  # s_{t+1}, when the data carries it
     random_goals: jax.Array | None = None  # uniformly random dataset states, with next_observations
+    commanded_goals: jax.Array | None = None  # online: the goal each row's episode was commanded
+    acted: jax.Array | None = None  # online: whether the policy (not a random action) chose each action
 
 
 def trajectory_ends(terminals: np.ndarray) -> np.ndarray:
@@ -136,6 +142,7 @@ def batch_at(
         critic_goals=data.observations[critic_idx],
         actor_goals=data.observations[actor_idx],
         **_bootstrap_fields(k_random, data, idx),
+        **_commanded_fields(data, idx),
     )
 
 
@@ -147,6 +154,11 @@ def _bootstrap_fields(key: jax.Array, data: DeviceData, idx: jax.Array) -> dict:
         "next_observations": following,
         "random_goals": data.observations[data.random_rows(key, idx.shape)],
     }
+
+
+def _commanded_fields(data: DeviceData, idx: jax.Array) -> dict:
+    commanded = data.commanded_at(idx)
+    return {} if commanded is None else dict(zip(("commanded_goals", "acted"), commanded, strict=True))
 
 
 def segments(data: DeviceData, idx: jax.Array, horizon: int) -> Segment:
