@@ -96,3 +96,31 @@ def test_td3_is_an_online_agent_with_the_environments_reward_radius():
         preset_config("quick", "pointmaze-medium-navigate-v0", "td3")
     with pytest.raises(CrlError, match="--agent.target-ema must lie in"):
         dataclasses.replace(CONFIG, target_ema=0.0).validate()
+
+
+def test_td3_trains_online_from_the_command_line_and_resumes_to_the_same_parameters(tmp_path, capsys):
+    """`crl train --env ... --agent td3` runs the shared online loop, logs TD3's losses, evaluates, and a
+    run stopped at a checkpoint and resumed ends where an uninterrupted one does."""
+    from crl.checkpoint import Checkpoints
+    from crl.cli import main
+    from crl.logs import read_jsonl
+    from crl.online import online_job
+    from crl.train import read_config
+
+    flags = ["--env", "point-small", "--agent", "td3", "--random-steps", "400", "--log-every", "400",
+             "--checkpoint-every", "400", "--eval-every", "0", "--eval-episodes", "20", "--agent.batch-size",
+             "32", "--agent.hidden", "32", "32", "--no-progress"]  # fmt: skip
+    for run, steps, resume in (("straight", 1200, []), ("split", 800, []), ("split", 1200, ["--resume"])):
+        args = ["train", *flags, "--env-steps", str(steps), "--run-dir", str(tmp_path / run), *resume]
+        assert main(args) == 0
+    capsys.readouterr()
+    metrics = read_jsonl(tmp_path / "straight" / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [400, 800, 1200]
+    assert np.isfinite(metrics[-1]["critic/loss"]) and 0 < metrics[-1]["critic/q_mean"] < 1 / (1 - 0.99)
+    assert 0.0 <= read_jsonl(tmp_path / "straight" / "eval.jsonl")[-1]["overall"] <= 1.0
+    config = read_config(tmp_path / "straight")
+    template = online_job(config, [0], []).template()
+    straight = Checkpoints(tmp_path / "straight" / "checkpoints").restore(template, 1200)
+    split = Checkpoints(tmp_path / "split" / "checkpoints").restore(template, 1200)
+    for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(split), strict=True):
+        np.testing.assert_array_equal(a, b)
