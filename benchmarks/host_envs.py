@@ -1,0 +1,98 @@
+"""Host (native MuJoCo) robot tasks: environment steps/s of one copy and of N copies, stepped by crl's plain
+loop (`crl.envs.robots.HostEnvs`) and by gymnasium's AsyncVectorEnv (one process per copy); written to
+BENCHMARKS.md. Random actions; rates count steps over all copies.
+
+python benchmarks/host_envs.py [--copies 16] [--steps 200] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import time
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from report import BENCHMARKS, write_section
+
+from crl.envs.robots import TASKS, HostEnvs
+
+SECTION = "## Robot tasks on the host: environment steps"
+
+
+def median_rate(step_once, copies: int, steps: int, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        for _ in range(steps):
+            step_once()
+        times.append(time.perf_counter() - tic)
+    return copies * steps / statistics.median(times)
+
+
+def plain_loop(name: str, copies: int, steps: int, repeats: int) -> float:
+    task = TASKS[name]
+    envs = HostEnvs(task, copies, seed=0)
+    envs.reset()
+    rng = np.random.default_rng(0)
+    return median_rate(lambda: envs.step(rng.uniform(-1, 1, (copies, task.action_dim))), copies, steps, repeats)
+
+
+def async_vector(name: str, copies: int, steps: int, repeats: int) -> float:
+    task = TASKS[name]
+    envs = gym.vector.AsyncVectorEnv([lambda s=s: _gym_env(name, s) for s in range(copies)])
+    envs.reset(seed=0)
+    rng = np.random.default_rng(0)
+    try:
+        return median_rate(
+            lambda: envs.step(rng.uniform(-1, 1, (copies, task.action_dim))), copies, steps, repeats
+        )
+    finally:
+        envs.close()
+
+
+def _gym_env(name: str, seed: int):
+    env = TASKS[name].make(seed)
+    return gym.wrappers.TimeLimit(_Compat(env), max_episode_steps=10**9)
+
+
+class _Compat(gym.Wrapper):
+    """The unwrapped env behind gymnasium's wrapper interface (AsyncVectorEnv wants a gym.Env)."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    rows = []
+    for name in TASKS:
+        one = plain_loop(name, 1, args.steps, args.repeats)
+        many = plain_loop(name, args.copies, args.steps // 4, args.repeats)
+        forked = async_vector(name, args.copies, args.steps // 4, args.repeats)
+        rows.append(f"| {name} | {one:,.0f} | {many:,.0f} | {forked:,.0f} |")
+    lines = [
+        SECTION,
+        "",
+        f"Produced by `python benchmarks/host_envs.py --copies {args.copies} --steps {args.steps}` on "
+        f"{datetime.date.today()}. Machine: {platform.machine()}, {os.cpu_count()} CPU cores; mujoco "
+        f"{mujoco.__version__}, gymnasium {gym.__version__}. Environment steps/s over all copies, random "
+        f"actions, medians of {args.repeats} timed runs; episodes run on past their 50 steps (no resets "
+        "timed).",
+        "",
+        f"| task | 1 copy, plain loop | {args.copies} copies, plain loop | {args.copies} copies, "
+        "gymnasium AsyncVectorEnv (a process each) |",
+        "| --- | --- | --- | --- |",
+        *rows,
+    ]
+    write_section(BENCHMARKS, SECTION, "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
