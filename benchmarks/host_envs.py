@@ -39,7 +39,8 @@ def plain_loop(name: str, copies: int, steps: int, repeats: int) -> float:
     envs = HostEnvs(task, copies, seed=0)
     envs.reset()
     rng = np.random.default_rng(0)
-    return median_rate(lambda: envs.step(rng.uniform(-1, 1, (copies, task.action_dim))), copies, steps, repeats)
+    actions = lambda: rng.uniform(-1, 1, (copies, task.action_dim))  # noqa: E731
+    return median_rate(lambda: envs.step(actions()), copies, steps, repeats)
 
 
 def async_vector(name: str, copies: int, steps: int, repeats: int) -> float:
@@ -47,10 +48,9 @@ def async_vector(name: str, copies: int, steps: int, repeats: int) -> float:
     envs = gym.vector.AsyncVectorEnv([lambda s=s: _gym_env(name, s) for s in range(copies)])
     envs.reset(seed=0)
     rng = np.random.default_rng(0)
+    actions = lambda: rng.uniform(-1, 1, (copies, task.action_dim))  # noqa: E731
     try:
-        return median_rate(
-            lambda: envs.step(rng.uniform(-1, 1, (copies, task.action_dim))), copies, steps, repeats
-        )
+        return median_rate(lambda: envs.step(actions()), copies, steps, repeats)
     finally:
         envs.close()
 

@@ -47,14 +47,14 @@ def test_fetch_and_sawyer_reset_and_follow_their_actions_once_adapted():
 
     upstream.adapt()
     gym.register_envs(gymnasium_robotics)
-    fetch = gym.make("FetchPush-v4")
+    fetch = gym.make("FetchPush-v4", disable_env_checker=True)
     obs, _ = fetch.reset(seed=0)
     grip = obs["observation"][:3]
     for _ in range(5):
         obs, *_ = fetch.step(np.array([1.0, 0.0, 0.0, 0.0]))
     assert obs["observation"][0] > grip[0] + 0.05, "the gripper did not move along +x"
 
-    sawyer = gym.make("Meta-World/MT1", env_name="push-v3")
+    sawyer = gym.make("Meta-World/MT1", env_name="push-v3", disable_env_checker=True)
     obs, _ = sawyer.reset(seed=0)
     welds = sawyer.unwrapped.model.eq_data[sawyer.unwrapped.model.eq_type == int(mujoco.mjtEq.mjEQ_WELD)]
     assert (welds[:, 6] == -1.0).all() and (welds[:, 10] == 5.0).all()
