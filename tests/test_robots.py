@@ -34,3 +34,13 @@ def test_goals_hold_the_target_where_the_state_holds_the_tracked_position():
     assert not goals[:, 6:].any()
     again = HostEnvs(TASKS["fetch-push"], 2, seed=0)
     np.testing.assert_array_equal(again.reset()[0], states)  # copies are seeded: reproducible batches
+
+
+def test_a_missing_robot_package_is_one_line_with_the_install_command(monkeypatch):
+    import sys
+
+    from crl.errors import CrlError
+
+    monkeypatch.setitem(sys.modules, "gymnasium_robotics", None)  # makes `import gymnasium_robotics` fail
+    with pytest.raises(CrlError, match=r"fetch-reach needs gymnasium-robotics: pip install .*'\.\[robots\]'"):
+        TASKS["fetch-reach"].make(0)
