@@ -45,7 +45,7 @@ def plain_loop(name: str, copies: int, steps: int, repeats: int) -> float:
 
 def async_vector(name: str, copies: int, steps: int, repeats: int) -> float:
     task = TASKS[name]
-    envs = gym.vector.AsyncVectorEnv([lambda s=s: _gym_env(name, s) for s in range(copies)])
+    envs = gym.vector.AsyncVectorEnv([lambda s=s: task.make(s) for s in range(copies)])
     envs.reset(seed=0)
     rng = np.random.default_rng(0)
     actions = lambda: rng.uniform(-1, 1, (copies, task.action_dim))  # noqa: E731
@@ -53,15 +53,6 @@ def async_vector(name: str, copies: int, steps: int, repeats: int) -> float:
         return median_rate(lambda: envs.step(actions()), copies, steps, repeats)
     finally:
         envs.close()
-
-
-def _gym_env(name: str, seed: int):
-    env = TASKS[name].make(seed)
-    return gym.wrappers.TimeLimit(_Compat(env), max_episode_steps=10**9)
-
-
-class _Compat(gym.Wrapper):
-    """The unwrapped env behind gymnasium's wrapper interface (AsyncVectorEnv wants a gym.Env)."""
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import jax.numpy as jnp
 
@@ -210,8 +210,22 @@ class MRCRLConfig(CRLConfig):
             raise CrlError(f"--agent.center-momentum must lie in [0, 1], got {self.center_momentum}")
 
 
+_Config = TypeVar("_Config")
+
+
+class _CRLViews:
+    """CRLConfig's goal-mixture and dtype views for agents that share its field names (GCBC, TD3), which
+    have no run-dependent values."""
+
+    actor_goal_probs = CRLConfig.actor_goal_probs
+    compute_dtype = CRLConfig.compute_dtype
+
+    def for_run(self: _Config, steps: int) -> _Config:
+        return self
+
+
 @dataclass(frozen=True)
-class GCBCConfig:
+class GCBCConfig(_CRLViews):
     """Goal-conditioned behavioural cloning: the actor alone, fit to the data's actions (OGBench's GCBC)."""
 
     batch_size: int = 1024
@@ -235,11 +249,6 @@ class GCBCConfig:
     precision: Precision = "default"
     """Matmul precision: default, float32 or bf16, as for crl (see `crl train --agent crl --help`)."""
     needs_next_observations = False
-    actor_goal_probs = CRLConfig.actor_goal_probs
-    compute_dtype = CRLConfig.compute_dtype
-
-    def for_run(self, steps: int) -> GCBCConfig:
-        return self
 
     def validate(self) -> None:
         _positive(self, "batch_size", "lr")
@@ -247,7 +256,7 @@ class GCBCConfig:
 
 
 @dataclass(frozen=True)
-class TD3Config:
+class TD3Config(_CRLViews):
     """TD3 + HER, the CRL paper's main online baseline: twin goal-conditioned critics Q(s, a, g) learned by
     TD on a sparse goal-reaching reward, a deterministic actor, target networks (Table 2: EMA 0.005), and
     hindsight relabelling with future states of the same episode."""
@@ -285,11 +294,6 @@ class TD3Config:
     precision: Precision = "default"
     """Matmul precision: default, float32 or bf16, as for crl (see `crl train --agent crl --help`)."""
     needs_next_observations = True
-    actor_goal_probs = CRLConfig.actor_goal_probs
-    compute_dtype = CRLConfig.compute_dtype
-
-    def for_run(self, steps: int) -> TD3Config:
-        return self
 
     def validate(self) -> None:
         _positive(self, "batch_size", "lr", "policy_delay", "goal_radius")

@@ -17,6 +17,8 @@ works unchanged, which says the adaptation can go.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import mujoco
 import numpy as np
 
@@ -103,13 +105,8 @@ def still_needed() -> dict[str, bool]:
     reset_welds = _originals.get("metaworld", SawyerMocapBase.reset_mocap_welds)
     return {
         "gymnasium-robotics": _fails(lambda: set_qpos(model, data, "slide", 0.5)),
-        "metaworld": _fails(lambda: reset_welds(_ModelHolder(model))),
+        "metaworld": _fails(lambda: reset_welds(SimpleNamespace(model=model))),
     }
-
-
-class _ModelHolder:
-    def __init__(self, model: mujoco.MjModel):
-        self.model = model
 
 
 def _fails(call) -> bool:
