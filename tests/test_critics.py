@@ -64,7 +64,8 @@ def _batch(key, n=64, dim=2, with_next=True):
     base = [jax.random.normal(ks[0], (n, dim)), jax.random.uniform(ks[1], (n, dim), minval=-1, maxval=1)]
     base += [jax.random.normal(ks[2], (n, dim)), jax.random.normal(ks[3], (n, dim))]
     if with_next:
-        base += [jax.random.normal(ks[4], (n, dim)), jax.random.normal(ks[5], (n, dim))]
+        following = jax.random.normal(ks[4], (n, dim))
+        base += [following, following, jax.random.normal(ks[5], (n, dim))]  # s', s' as a goal, random goals
     return Batch(*base)
 
 
@@ -75,8 +76,9 @@ def test_next_or_future_proportions_match_the_formula():
         jnp.zeros((n, 1)),
         jnp.zeros((n, 1)),
         jnp.zeros((n, 1)),
-        jnp.ones((n, 1)),
-        jnp.zeros((n, 1)),
+        next_observations=jnp.ones((n, 1)),
+        next_goals=jnp.ones((n, 1)),
+        random_goals=jnp.zeros((n, 1)),
     )
     share_next = float(agent.next_or_future(jax.random.PRNGKey(0), batch, gamma).mean())
     expected = (1 - gamma) / (2 - gamma)

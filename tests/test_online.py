@@ -17,7 +17,7 @@ from crl.checkpoint import Checkpoints
 from crl.config import from_dict
 from crl.data.replay import empty_replay, insert
 from crl.data.sampling import geometric_future, mixed_goals, sample_batch
-from crl.envs import make_env, names
+from crl.envs import ENVS, make_env, names
 from crl.errors import CrlError
 from crl.logs import read_jsonl
 from crl.online import evaluate_online, online_job
@@ -30,7 +30,7 @@ FULL = os.environ.get("CRL_TEST_SCALE") == "full"
 # --- the point environments -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", names())
+@pytest.mark.parametrize("name", list(ENVS))
 def test_points_start_free_and_never_enter_a_wall(name):
     env = make_env(name)
     n, steps = 64, 60
@@ -84,7 +84,7 @@ def test_shortest_paths_go_around_walls():
     assert int(u.shortest_path(jnp.array([3.5, 0.5]), jnp.array([3.5, 2.5]))) == 8
     # The left column is cut at row 4: from its top half to its bottom half goes all the way round.
     assert int(u.shortest_path(jnp.array([3.5, 0.5]), jnp.array([7.5, 0.5]))) == 16
-    for name in names():
+    for name in ENVS:
         env = make_env(name)
         free = ~env.walls.reshape(-1)
         table = env.cell_distances[free][:, free]
@@ -135,7 +135,7 @@ def test_relabelled_goals_never_cross_episodes_across_the_wrap():
     np.testing.assert_array_equal(batch.actions, batch.observations)  # a_t travels with s_t
     np.testing.assert_array_equal(np.asarray(batch.commanded_goals)[:, 0], obs[:, 0])  # its episode's goal
     idx = replay.start_rows(jax.random.PRNGKey(1), 4096)
-    following = np.asarray(replay.next_at(idx))
+    following = np.asarray(replay.next_at(idx)[0])
     start = np.asarray(replay.observations[idx])
     np.testing.assert_array_equal(following[:, 0], start[:, 0])
     np.testing.assert_array_equal(following[:, 1], start[:, 1] + 1)
@@ -273,12 +273,14 @@ def _cli(args, capsys):
     return code, out.out, out.err
 
 
-def test_envs_list_names_every_environment_with_its_episode_length(capsys):
+def test_envs_list_names_every_environment_with_its_spaces_and_source(capsys):
     code, out, _ = _cli(["envs", "list"], capsys)
     assert code == 0
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
     assert set(rows) == set(names())
-    assert rows["point-spiral11x11"][2] == "100" and rows["point-fourrooms"][2] == "50"
+    assert rows["point-spiral11x11"][1] == "100" and rows["point-fourrooms"][1] == "50"
+    assert rows["ant-umaze"][1:5] == ["700", "29", "2", "0.5"]  # steps, state, goal (XY), success radius
+    assert rows["fetch-push"][1:5] == ["50", "25", "25", "0.05"] and "FetchPush-v4" in rows["fetch-push"]
 
 
 @pytest.mark.parametrize(

@@ -21,12 +21,14 @@ CONFIG = TD3Config(batch_size=8, hidden=(16, 16), goal_radius=2.0)
 def _batch(key, n=8):
     k = jax.random.split(key, 4)
     obs = jax.random.uniform(k[0], (n, 2), maxval=4.0)
+    following = obs + jax.random.uniform(k[3], (n, 2), minval=-1, maxval=1)
     return Batch(
         observations=obs,
         actions=jax.random.uniform(k[1], (n, 2), minval=-1, maxval=1),
         critic_goals=obs,
         actor_goals=jax.random.uniform(k[2], (n, 2), maxval=4.0),
-        next_observations=obs + jax.random.uniform(k[3], (n, 2), minval=-1, maxval=1),
+        next_observations=following,
+        next_goals=following,
     )
 
 
@@ -45,7 +47,7 @@ def test_td_target_takes_the_smaller_target_critic():
     next_action = td3.policy(config, 2, target["actor"], batch.next_observations, batch.actor_goals)
     next_q = td3.q_values(config, target["critic"], batch.next_observations, next_action, batch.actor_goals)
     assert float(jnp.max(jnp.abs(next_q[0] - next_q[1]))) > 1e-3  # the two critics disagree
-    r = td3.reward(config, batch.next_observations, batch.actor_goals)
+    r = td3.reward(config, batch.next_goals, batch.actor_goals)
     q = td3.q_values(config, state.params["critic"], batch.observations, batch.actions, batch.actor_goals)
     for combine, matches in ((jnp.min, True), (jnp.mean, False)):
         y = r + config.discount * combine(next_q, 0)
@@ -89,17 +91,17 @@ def test_exploration_adds_clipped_noise_to_the_policy():
 
 
 def test_td3_is_an_online_agent_with_the_environments_reward_radius():
-    config = preset_config("quick", None, "td3", env="point-u")
+    config = preset_config("quick", None, "td3her", env="point-u")
     assert isinstance(config.agent, TD3Config) and config.agent.goal_radius == 2.0
-    assert preset_config("crl-paper-online", None, "td3", env="point-u").agent.target_ema == 0.005
-    with pytest.raises(CrlError, match="--agent td3 learns online only: give --env"):
-        preset_config("quick", "pointmaze-medium-navigate-v0", "td3")
+    assert preset_config("crl-paper-online", None, "td3her", env="point-u").agent.target_ema == 0.005
+    with pytest.raises(CrlError, match="--agent td3her learns online only: give --env"):
+        preset_config("quick", "pointmaze-medium-navigate-v0", "td3her")
     with pytest.raises(CrlError, match="--agent.target-ema must lie in"):
         dataclasses.replace(CONFIG, target_ema=0.0).validate()
 
 
 def test_td3_trains_online_from_the_command_line_and_resumes_to_the_same_parameters(tmp_path, capsys):
-    """`crl train --env ... --agent td3` runs the shared online loop, logs TD3's losses, evaluates, and a
+    """`crl train --env ... --agent td3her` runs the shared online loop, logs TD3's losses, evaluates, and a
     run stopped at a checkpoint and resumed ends where an uninterrupted one does."""
     from crl.checkpoint import Checkpoints
     from crl.cli import main
@@ -107,7 +109,7 @@ def test_td3_trains_online_from_the_command_line_and_resumes_to_the_same_paramet
     from crl.online import online_job
     from crl.train import read_config
 
-    flags = ["--env", "point-small", "--agent", "td3", "--random-steps", "400", "--log-every", "400",
+    flags = ["--env", "point-small", "--agent", "td3her", "--random-steps", "400", "--log-every", "400",
              "--checkpoint-every", "400", "--eval-every", "0", "--eval-episodes", "20", "--agent.batch-size",
              "32", "--agent.hidden", "32", "32", "--no-progress"]  # fmt: skip
     for run, steps, resume in (("straight", 1200, []), ("split", 800, []), ("split", 1200, ["--resume"])):

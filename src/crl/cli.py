@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -99,13 +100,23 @@ def _envs(args: Sequence[str]) -> int:
     if list(args) != ["list"]:
         print("usage: crl envs list  (the online environments that `crl train --env NAME` takes)")
         return 0 if args and args[0] in ("-h", "--help") else 2
-    from crl.envs import make_env, names
+    from crl.envs import make_env, names, on_host
 
-    print(f"{'environment':<20}  {'grid':>5}  {'episode':>7}  free cells")
+    print(
+        f"{'environment':<18} {'steps':>5} {'state':>5} {'goal':>4} {'radius':>6}  source  (radius: success)"
+    )
     for name in names():
         env = make_env(name)
-        rows, cols = env.walls.shape
-        print(f"{name:<20}  {rows:>2}x{cols:<2}  {env.episode_length:>7}  {len(env.free_cells)}")
+        if on_host(env):
+            goal, source = env.goal_dim, f"{env.source} (host; pip extra [robots])"
+        else:
+            rows, cols = env.walls.shape
+            goal, source = (
+                env.obs_dim,
+                f"JAX point maze, {rows}x{cols} grid, {len(env.free_cells)} free cells",
+            )
+        shape = f"{env.episode_length:>5} {env.obs_dim:>5} {goal:>4} {env.success_radius:>6g}"
+        print(f"{name:<18} {shape}  {source}")
     return 0
 
 
@@ -357,9 +368,18 @@ def _quiet_third_party_warnings() -> None:
     warnings.filterwarnings("ignore", message=".*precision lowered by casting.*")
 
 
+def _acting_device() -> None:
+    """A second CPU device, before JAX starts: on a CPU-only machine the host robot tasks act on it while
+    the updates run on the first (one device runs its programs in order), `crl.online_host`."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "jax" not in sys.modules and "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count=2".strip()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _quiet_third_party_warnings()
+    _acting_device()
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0

@@ -379,7 +379,7 @@ class TrainConfig:
             )
 
     def _validate_online(self) -> None:
-        from crl.envs import make_env
+        from crl.envs import make_env, on_host
 
         env = make_env(self.env)
         _positive(self, "num_envs", "collect", "update_ratio", "replay_size")
@@ -387,6 +387,12 @@ class TrainConfig:
             raise CrlError(f"--random-steps must be non-negative, got {self.random_steps}")
         if self.collect % self.num_envs:
             raise CrlError(f"--collect {self.collect} must be a multiple of --num-envs {self.num_envs}")
+        whole = self.num_envs * env.episode_length
+        if on_host(env) and self.collect != whole:
+            raise CrlError(
+                f"--collect {self.collect}: {self.env} collects whole episodes ({env.episode_length} steps) "
+                f"in each of --num-envs {self.num_envs} copies per round: set --collect {whole}"
+            )
         updates = self.collect * self.update_ratio
         if abs(updates - round(updates)) > 1e-9 or round(updates) < 1:
             raise CrlError(

@@ -23,7 +23,7 @@ import numpy as np
 from crl.agents import agent_module, sample_and_update
 from crl.config import AgentConfig, TrainConfig
 from crl.data.replay import Replay, empty_replay, insert
-from crl.envs import make_env
+from crl.envs import make_env, on_host
 from crl.envs.point import PointMaze
 from crl.evaluation import EvalResult
 
@@ -185,6 +185,10 @@ def online_job(config: TrainConfig, seeds: list[int], logs: list) -> Job:
     from crl.train import Job, initial_states, stack, unstack
 
     env = make_env(config.env)
+    if on_host(env):
+        from crl.online_host import host_job
+
+        return host_job(config, env, seeds, logs)
     agent_config = config.agent.for_run(config.steps)
     eval_key = jax.random.PRNGKey(0x5EED)  # the same evaluation episodes for every seed and evaluation
 

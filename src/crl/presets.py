@@ -87,27 +87,46 @@ def _td3(env: str, **changes) -> TD3Config:
     return TD3Config(goal_radius=make_env(env).success_radius, **changes)
 
 
+def _schedule(env: str, **values) -> dict:
+    """An online run's lengths. A host task collects whole episodes in every copy per round, so its
+    `collect` is num_envs x episode length and the lengths are rounded up to whole rounds."""
+    from crl.envs import make_env, on_host
+
+    task = make_env(env)
+    if not on_host(task):
+        return values
+    collect = values["num_envs"] * task.episode_length
+    lengths = ("steps", "log_every", "checkpoint_every", "eval_every", "random_steps")
+    return values | {k: -(-values[k] // collect) * collect for k in lengths} | {"collect": collect}
+
+
 def crl_paper_online_env(env: str, agent: str) -> TrainConfig:
-    _agents("crl-paper-online", agent, ("crl", "td3"))
-    config = _td3(env) if agent == "td3" else CRLConfig(**{**_CRL_TABLE2, **_ONLINE_ACTOR})
+    _agents("crl-paper-online", agent, ("crl", "td3her"))
+    config = _td3(env) if agent == "td3her" else CRLConfig(**{**_CRL_TABLE2, **_ONLINE_ACTOR})
+    schedule = _schedule(
+        env, steps=1_000_000, log_every=10_000, checkpoint_every=50_000, eval_every=50_000,
+        num_envs=4, collect=16, update_ratio=1.0, random_steps=10_000,
+    )  # fmt: skip
     return TrainConfig(
-        dataset=None, env=env, preset="crl-paper-online", agent=config,
-        steps=1_000_000, log_every=10_000, checkpoint_every=50_000, eval_every=50_000, eval_episodes=100,
-        num_envs=4, collect=16, update_ratio=1.0, random_steps=10_000, replay_size=1_000_000,
+        dataset=None, env=env, preset="crl-paper-online", agent=config, eval_episodes=100,
+        replay_size=1_000_000, **schedule,
     )  # fmt: skip
 
 
 def quick_env(env: str, agent: str) -> TrainConfig:
-    _agents("quick", agent, ("crl", "td3"))
+    _agents("quick", agent, ("crl", "td3her"))
     small = dict(batch_size=128, hidden=(128, 128))
-    if agent == "td3":
+    if agent == "td3her":
         config = _td3(env, **small)
     else:
         config = CRLConfig(**{**_CRL_TABLE2, **_ONLINE_ACTOR, **small, "latent_dim": 32})
+    schedule = _schedule(
+        env, steps=30_000, log_every=2_000, checkpoint_every=10_000, eval_every=10_000,
+        num_envs=4, collect=16, update_ratio=1.0, random_steps=2_000,
+    )  # fmt: skip
     return TrainConfig(
-        dataset=None, env=env, preset="quick", agent=config,
-        steps=30_000, log_every=2_000, checkpoint_every=10_000, eval_every=10_000, eval_episodes=100,
-        num_envs=4, collect=16, update_ratio=1.0, random_steps=2_000, replay_size=1_000_000,
+        dataset=None, env=env, preset="quick", agent=config, eval_episodes=100, replay_size=1_000_000,
+        **schedule,
     )  # fmt: skip
 
 
@@ -161,7 +180,7 @@ PRESETS: dict[str, Preset] = {
         "crl's own: each dataset's OGBench choices (alpha, discount, actor goals) with 2 x 256 networks, "
         "batch 256 and 30k updates, sized for a 2-core CPU (mrcrl: d = 64, H = 5; gcbc: the actor alone). "
         "Online (--env): the paper's online CRL with 2 x 128 networks, batch 128, 30k environment steps "
-        "(td3: TD3 + HER at the same sizes).",
+        "(td3her: TD3 + HER at the same sizes).",
         scored_evals=1,
         online=quick_env,
     ),
@@ -187,7 +206,7 @@ PRESETS: dict[str, Preset] = {
         "CRL paper, Table 2 and App. E: batch 256, lr 3e-4, discount 0.99, 2 x 256 ReLU networks, "
         "representation 64, 10k random transitions, then 16 transitions and 16 updates at a time. Online "
         "(--env), as the paper's code: a tanh-Gaussian actor without entropy term or BC, one critic, half "
-        "the actor's goals random; td3: TD3 + HER with Table 2's shared values and TD3's noise 0.2 / 0.5, "
+        "the actor's goals random; td3her: TD3 + HER with Table 2's shared values and TD3's noise 0.2 / 0.5, "
         "delay 2, chosen by crl where the paper is silent. On a dataset: a SAC actor with target entropy 0 "
         "and random goals.",
         online=crl_paper_online_env,

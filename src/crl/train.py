@@ -25,7 +25,7 @@ from crl.config import AgentConfig, TrainConfig, agent_name, from_dict, to_dict
 from crl.data import store
 from crl.data.names import data_dir, env_name
 from crl.data.sampling import DeviceData, to_device
-from crl.errors import CrlError
+from crl.errors import CrlError, EnvironmentFailure
 from crl.evaluation import EvalResult, evaluate_seeds
 from crl.logs import RunLog, read_jsonl
 
@@ -41,8 +41,8 @@ def run_chunk(states, data: DeviceData, config: AgentConfig, length: int) -> tup
         )
         return state, jax.tree.map(lambda x: x.mean(), infos)
 
-    with _matmul_precision(config):
-        return _per_seed(one_seed, states)
+    with matmul_precision(config):
+        return per_seed(one_seed, states)
 
 
 @partial(jax.jit, static_argnames=("config",))
@@ -55,25 +55,26 @@ def validate(states, val_data: DeviceData, config: AgentConfig) -> dict:
         return agent.validation_metrics(state, val_data, config, jax.random.fold_in(state.rng, 1))
 
     agent = agent_module(config)
-    with _matmul_precision(config):
-        return _per_seed(one_seed, states)
+    with matmul_precision(config):
+        return per_seed(one_seed, states)
 
 
-def _matmul_precision(config: AgentConfig):
+def matmul_precision(config: AgentConfig):
     """Traced under this context: exact float32 matmuls on any device when the config asks for them."""
-    return jax.default_matmul_precision("float32") if config.precision == "float32" else nullcontext()
+    return jax.defaultmatmul_precision("float32") if config.precision == "float32" else nullcontext()
 
 
-def _per_seed(fn, states):
-    if jax.tree.leaves(states)[0].shape[0] == 1:  # one seed: skip vmap, whose batch-of-1 matmuls are slower
-        return jax.tree.map(lambda x: x[None], fn(unstack(states, 0)))
-    return jax.vmap(fn)(states)
+def per_seed(fn, *stacked):
+    """fn over each seed of trees stacked on a leading seed axis (vmap, or a plain call for one seed)."""
+    if jax.tree.leaves(stacked)[0].shape[0] == 1:  # one seed: skip vmap, whose batch-of-1 matmuls are slower
+        return jax.tree.map(lambda x: x[None], fn(*(unstack(tree, 0) for tree in stacked)))
+    return jax.vmap(fn)(*stacked)
 
 
-def initial_states(config: AgentConfig, seeds, obs_dim: int, action_dim: int):
+def initial_states(config: AgentConfig, seeds, obs_dim: int, action_dim: int, goal_dim: int | None = None):
     """Fresh train states of `seeds`, stacked on a leading seed axis (the layout run_chunk takes)."""
     init = agent_module(config).init
-    return stack([init(jax.random.PRNGKey(seed), config, obs_dim, action_dim) for seed in seeds])
+    return stack([init(jax.random.PRNGKey(seed), config, obs_dim, action_dim, goal_dim) for seed in seeds])
 
 
 def stack(states: list):
@@ -345,7 +346,15 @@ def _train_chunks(config: TrainConfig, job: Job, carry, start: int, checkpoints,
     with bar:
         step = start
         for end in boundaries(start, config):
-            carry, metrics = job.advance(carry, step, end)
+            try:
+                carry, metrics = job.advance(carry, step, end)
+            except EnvironmentFailure as exc:
+                where = (
+                    f"the last good checkpoint is step {last_checkpoint}: add --resume to continue from it"
+                    if last_checkpoint
+                    else "no checkpoint was saved yet"
+                )
+                raise CrlError(f"{exc} between steps {step} and {end}; {where}") from None
             per_seed = [{k: float(v[i]) for k, v in metrics.items()} for i in range(len(logs))]
             for seed_metrics in per_seed:
                 check_finite(seed_metrics, end, last_checkpoint)

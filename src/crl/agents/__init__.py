@@ -1,7 +1,7 @@
 """Agents: modules of pure functions over explicit train state.
 
 Each agent module provides
-    init(key, config, obs_dim, action_dim) -> state
+    init(key, config, obs_dim, action_dim, goal_dim=None) -> state  # goals: states unless goal_dim
     sample(state, data, config) -> batch                     # the next minibatch, from the state's key
     draw(key, data, config) -> batch                         # a minibatch from any key (validation)
     update(state, batch, config) -> (state, metrics)         # one gradient step

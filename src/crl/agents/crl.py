@@ -76,15 +76,19 @@ def optimizer(config: CRLConfig) -> optax.GradientTransformation:
     return optax.adam(config.lr)
 
 
-def init(key: jax.Array, config: CRLConfig, obs_dim: int, action_dim: int) -> TrainState:
+def init(
+    key: jax.Array, config: CRLConfig, obs_dim: int, action_dim: int, goal_dim: int | None = None
+) -> TrainState:
+    """Fresh networks; goals are `goal_dim` long (default: states, as relabelled future states are)."""
     k_critic, k_actor, k_value, k_state = jax.random.split(key, 4)
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))
+    goal = jnp.zeros((1, goal_dim or obs_dim))
     params = {
-        "critic": critic_net(config).init(k_critic, jnp.concatenate([obs, act], -1), obs)["params"],
-        "actor": actor_net(config, action_dim).init(k_actor, obs, obs)["params"],
+        "critic": critic_net(config).init(k_critic, jnp.concatenate([obs, act], -1), goal)["params"],
+        "actor": actor_net(config, action_dim).init(k_actor, obs, goal)["params"],
     }
     if config.actor_loss == "awr":
-        params["value"] = critic_net(config, 1).init(k_value, obs, obs)["params"]
+        params["value"] = critic_net(config, 1).init(k_value, obs, goal)["params"]
     if config.actor_loss == "sac":
         params["log_alpha"] = jnp.zeros(())
     target = {"critic": jax.tree.map(jnp.copy, params["critic"])} if config.bootstraps else {}
@@ -159,7 +163,7 @@ def next_or_future(key: jax.Array, batch: Batch, discount: float) -> jax.Array:
     """Appendix D's positives: the next state with probability (1 - gamma) / (2 - gamma), else the
     geometric-future goal."""
     take_next = jax.random.bernoulli(key, (1 - discount) / (2 - discount), (batch.observations.shape[0],))
-    return jnp.where(take_next[:, None], batch.next_observations, batch.critic_goals)
+    return jnp.where(take_next[:, None], batch.next_goals, batch.critic_goals)
 
 
 def bootstrap_weight(
@@ -191,7 +195,7 @@ def c_learning_critic_loss(
     """C-learning / NCE + C-learning on matched rows: no outer-product negatives (Appendix D)."""
     k_positives, k_action = jax.random.split(key)
     mixed = config.critic == "nce+c-learning"
-    positives = next_or_future(k_positives, batch, config.discount) if mixed else batch.next_observations
+    positives = next_or_future(k_positives, batch, config.discount) if mixed else batch.next_goals
     state_action = jnp.concatenate([batch.observations, batch.actions], -1)
     pos = q_values(config, critic_params, state_action, positives)
     rand = q_values(config, critic_params, state_action, batch.random_goals)

@@ -18,10 +18,12 @@ def actor_net(config: GCBCConfig, action_dim: int) -> Actor:
     return Actor(config.hidden, action_dim, activation=config.activation, dtype=config.compute_dtype)
 
 
-def init(key: jax.Array, config: GCBCConfig, obs_dim: int, action_dim: int) -> TrainState:
+def init(
+    key: jax.Array, config: GCBCConfig, obs_dim: int, action_dim: int, goal_dim: int | None = None
+) -> TrainState:
     k_actor, k_state = jax.random.split(key)
-    obs = jnp.zeros((1, obs_dim))
-    params = {"actor": actor_net(config, action_dim).init(k_actor, obs, obs)["params"]}
+    obs, goal = jnp.zeros((1, obs_dim)), jnp.zeros((1, goal_dim or obs_dim))
+    params = {"actor": actor_net(config, action_dim).init(k_actor, obs, goal)["params"]}
     return TrainState(params, optax.adam(config.lr).init(params), k_state, jnp.zeros((), jnp.int32))
 
 

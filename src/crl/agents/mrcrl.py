@@ -20,6 +20,7 @@ import optax
 from crl.agents import crl
 from crl.config import MRCRLConfig
 from crl.data.sampling import Batch, DeviceData, Segment, batch_at, segments
+from crl.errors import CrlError
 from crl.networks import MLP
 
 GROUPS = ("encoder", "critic", "actor")
@@ -180,7 +181,11 @@ def optimizer(config: MRCRLConfig) -> optax.GradientTransformation:
     return optax.adam(config.lr)
 
 
-def init(key: jax.Array, config: MRCRLConfig, obs_dim: int, action_dim: int) -> MRCRLState:
+def init(
+    key: jax.Array, config: MRCRLConfig, obs_dim: int, action_dim: int, goal_dim: int | None = None
+) -> MRCRLState:
+    if goal_dim not in (None, obs_dim):
+        raise CrlError(f"mrcrl encodes goals as states ({obs_dim} numbers); these goals have {goal_dim}")
     keys = dict(zip(("z1", "z2", "m", "critic", "actor", "state"), jax.random.split(key, 6), strict=True))
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))
     zs = jnp.zeros((1, config.zs_dim))

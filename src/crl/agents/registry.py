@@ -26,7 +26,7 @@ AGENTS: dict[str, AgentSpec] = {
     "crl": AgentSpec(CRLConfig, "crl.agents.crl"),
     "mrcrl": AgentSpec(MRCRLConfig, "crl.agents.mrcrl", variants=MRCRL_VARIANTS),
     "gcbc": AgentSpec(GCBCConfig, "crl.agents.gcbc"),
-    "td3": AgentSpec(TD3Config, "crl.agents.td3", online_only=True),
+    "td3her": AgentSpec(TD3Config, "crl.agents.td3", online_only=True),
 }
 
 

@@ -33,14 +33,17 @@ def actor_net(config: TD3Config, action_dim: int) -> Actor:
     return Actor(config.hidden, action_dim, activation=config.activation, dtype=config.compute_dtype)
 
 
-def init(key: jax.Array, config: TD3Config, obs_dim: int, action_dim: int) -> TrainState:
+def init(
+    key: jax.Array, config: TD3Config, obs_dim: int, action_dim: int, goal_dim: int | None = None
+) -> TrainState:
     """Critics, actor and their targets; one Adam state per network ({'critic', 'actor'}), so that the
-    actor's moments move only on actor updates."""
+    actor's moments move only on actor updates. Goals are `goal_dim` long (default: states)."""
     k_critic, k_actor, k_state = jax.random.split(key, 3)
     obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))
+    goal = jnp.zeros((1, goal_dim or obs_dim))
     params = {
-        "critic": critic_net(config).init(k_critic, jnp.concatenate([obs, act, obs], -1))["params"],
-        "actor": actor_net(config, action_dim).init(k_actor, obs, obs)["params"],
+        "critic": critic_net(config).init(k_critic, jnp.concatenate([obs, act, goal], -1))["params"],
+        "actor": actor_net(config, action_dim).init(k_actor, obs, goal)["params"],
     }
     opt = optax.adam(config.lr)
     opt_state = {name: opt.init(p) for name, p in params.items()}
@@ -59,9 +62,9 @@ def policy(config: TD3Config, action_dim: int, actor_params, obs, goals) -> jax.
     return jnp.tanh(mean)
 
 
-def reward(config: TD3Config, next_obs: jax.Array, goals: jax.Array) -> jax.Array:
-    """The sparse goal-reaching reward: 1 when s' lies within goal_radius of g."""
-    return (jnp.linalg.norm(next_obs - goals, axis=-1) < config.goal_radius).astype(jnp.float32)
+def reward(config: TD3Config, next_goals: jax.Array, goals: jax.Array) -> jax.Array:
+    """The sparse goal-reaching reward: 1 when s' (in the goal space) lies within goal_radius of g."""
+    return (jnp.linalg.norm(next_goals - goals, axis=-1) < config.goal_radius).astype(jnp.float32)
 
 
 def critic_loss(config: TD3Config, critic_params, target: dict, batch: Batch, key: jax.Array):
@@ -72,7 +75,7 @@ def critic_loss(config: TD3Config, critic_params, target: dict, batch: Batch, ke
                      config.noise_clip)  # fmt: skip
     next_action = jnp.clip(next_action + noise, -1.0, 1.0)
     next_q = jnp.min(q_values(config, target["critic"], batch.next_observations, next_action, goals), 0)
-    r = reward(config, batch.next_observations, goals)
+    r = reward(config, batch.next_goals, goals)
     y = jax.lax.stop_gradient(r + config.discount * next_q)
     q = q_values(config, critic_params, batch.observations, batch.actions, goals)
     loss = jnp.mean(jnp.sum((q - y) ** 2, 0))

@@ -22,6 +22,8 @@ class Replay(flax.struct.PyTreeNode):
     episode_goals: jax.Array  # (E, *goal_shape): the goal each episode was commanded
     episode_acted: jax.Array  # (E, T + 1) bool: the policy chose a_t (False: a uniform random action)
     inserted: jax.Array  # int32: episodes written since the start (the ring's write position mod E)
+    goal_indices: tuple[int, ...] | None = flax.struct.field(pytree_node=False, default=None)
+    """The state coordinates that make a goal (None: the whole state)."""
 
     @property
     def capacity(self) -> int:
@@ -62,8 +64,12 @@ class Replay(flax.struct.PyTreeNode):
         """Uniform over every state of the filled episodes, final states included."""
         return jax.random.randint(key, shape, 0, self.filled * self.rows_per_episode)
 
-    def next_at(self, idx: jax.Array) -> jax.Array:
-        return self.observations[idx + 1]  # start rows are never an episode's last row
+    def goals_at(self, idx: jax.Array) -> jax.Array:
+        states = self.observations[idx]
+        return states if self.goal_indices is None else states[..., jnp.array(self.goal_indices)]
+
+    def next_at(self, idx: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return self.observations[idx + 1], self.goals_at(idx + 1)  # start rows never end an episode
 
     def commanded_at(self, idx: jax.Array) -> tuple[jax.Array, jax.Array]:
         """The goal commanded in each row's episode, and whether the policy chose the row's action."""
@@ -71,16 +77,23 @@ class Replay(flax.struct.PyTreeNode):
 
 
 def empty_replay(
-    transitions: int, episode_length: int, obs_shape: tuple[int, ...], action_dim: int
+    transitions: int,
+    episode_length: int,
+    obs_shape: tuple[int, ...],
+    action_dim: int,
+    goal_indices: tuple[int, ...] | None = None,
 ) -> Replay:
-    """A buffer of `transitions` // episode_length whole episodes; goals are shaped as observations."""
+    """A buffer of `transitions` // episode_length whole episodes; goals are states, or the state
+    coordinates `goal_indices`."""
     episodes, rows = transitions // episode_length, episode_length + 1
+    goal_shape = obs_shape if goal_indices is None else (len(goal_indices),)
     return Replay(
         jnp.zeros((episodes, rows, *obs_shape), jnp.float32),
         jnp.zeros((episodes, rows, action_dim), jnp.float32),
-        jnp.zeros((episodes, *obs_shape), jnp.float32),
+        jnp.zeros((episodes, *goal_shape), jnp.float32),
         jnp.zeros((episodes, rows), bool),
         jnp.zeros((), jnp.int32),
+        goal_indices,
     )
 
 
@@ -89,10 +102,10 @@ def insert(
 ) -> Replay:
     """Write n finished episodes ((n, T + 1, ...) rows, (n, ...) commanded goals) over the n oldest slots."""
     slots = (replay.inserted + jnp.arange(observations.shape[0])) % replay.capacity
-    return Replay(
-        replay.episode_observations.at[slots].set(observations),
-        replay.episode_actions.at[slots].set(actions),
-        replay.episode_goals.at[slots].set(goals),
-        replay.episode_acted.at[slots].set(acted),
-        replay.inserted + observations.shape[0],
+    return replay.replace(
+        episode_observations=replay.episode_observations.at[slots].set(observations),
+        episode_actions=replay.episode_actions.at[slots].set(actions),
+        episode_goals=replay.episode_goals.at[slots].set(goals),
+        episode_acted=replay.episode_acted.at[slots].set(acted),
+        inserted=replay.inserted + observations.shape[0],
     )

@@ -4,8 +4,8 @@ A source is a flat array of rows (states) with `traj_end[i]`, the row of the las
 trajectory holding row i, so a goal row g with i <= g <= traj_end[i] never leaves the trajectory of i
 and never lies in its past. Two sources share every sampler here: the offline dataset (`DeviceData`)
 and the online replay buffer (`crl.data.replay.Replay`). Each says which rows a minibatch may start
-from (`start_rows`), which rows are filled (`random_rows`), what follows a row (`next_at`) and, online,
-which goal the row's episode was commanded (`commanded_at`).
+from (`start_rows`), which rows are filled (`random_rows`), what a row's state is as a goal (`goals_at`),
+what follows a row (`next_at`) and, online, which goal the row's episode was commanded (`commanded_at`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,12 @@ class DeviceData(NamedTuple):
     def random_rows(self, key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
         return jax.random.randint(key, shape, 0, self.traj_end.shape[0])
 
-    def next_at(self, idx: jax.Array) -> jax.Array | None:
-        return None if self.next_observations is None else self.next_observations[idx]
+    def goals_at(self, idx: jax.Array) -> jax.Array:
+        return self.observations[idx]  # offline goals are whole states
+
+    def next_at(self, idx: jax.Array) -> tuple[jax.Array, jax.Array] | None:
+        """s_{t+1} of each row, as a state and as a goal, when the data carries it."""
+        return None if self.next_observations is None else (self.next_observations[idx],) * 2
 
     def commanded_at(self, idx: jax.Array) -> None:
         return None  # datasets record no commanded goals
@@ -43,6 +47,7 @@ class Batch(NamedTuple):
     critic_goals: jax.Array  # geometric-future states
     actor_goals: jax.Array  # the actor-goal mixture
     next_observations: jax.Array | None = None  # s_{t+1}, when the data carries it
+    next_goals: jax.Array | None = None  # s_{t+1} in the goal space, with next_observations
     random_goals: jax.Array | None = None  # uniformly random dataset states, with next_observations
     commanded_goals: jax.Array | None = None  # online: the goal each row's episode was commanded
     acted: jax.Array | None = None  # online: whether the policy (not a random action) chose each action
@@ -96,7 +101,7 @@ def uniform_future(key: jax.Array, idx: jax.Array, traj_end: jax.Array) -> jax.A
 def mixed_goals(
     key: jax.Array, data, idx: jax.Array, p_cur: float, p_traj: float, p_random: float
 ) -> jax.Array:
-    """OGBench's actor goals: the current state, a uniform future state or a random filled row."""
+    """OGBench's actor goals: the rows of the current state, a uniform future state or a random filled row."""
     k_choice, k_traj, k_rand = jax.random.split(key, 3)
     kind = jax.random.choice(k_choice, 3, shape=idx.shape, p=jnp.array([p_cur, p_traj, p_random]))
     random_idx = data.random_rows(k_rand, idx.shape)
@@ -139,8 +144,8 @@ def batch_at(
     return Batch(
         observations=data.observations[idx],
         actions=data.actions[idx],
-        critic_goals=data.observations[critic_idx],
-        actor_goals=data.observations[actor_idx],
+        critic_goals=data.goals_at(critic_idx),
+        actor_goals=data.goals_at(actor_idx),
         **_bootstrap_fields(k_random, data, idx),
         **_commanded_fields(data, idx),
     )
@@ -151,8 +156,9 @@ def _bootstrap_fields(key: jax.Array, data: DeviceData, idx: jax.Array) -> dict:
     if following is None:
         return {}
     return {
-        "next_observations": following,
-        "random_goals": data.observations[data.random_rows(key, idx.shape)],
+        "next_observations": following[0],
+        "next_goals": following[1],
+        "random_goals": data.goals_at(data.random_rows(key, idx.shape)),
     }
 
 

@@ -1,23 +1,35 @@
-"""Online environments: JAX point mazes (acting fused into the compiled training loop)."""
+"""Online environments: JAX point mazes (acting fused into the compiled training loop) and the robot tasks
+on native MuJoCo (stepped on the host, `crl.envs.robots`)."""
 
 from __future__ import annotations
 
 import difflib
 
 from crl.envs.point import MAPS, PointMaze, point_maze
+from crl.envs.robots import TASKS, RobotTask
 from crl.errors import CrlError
+
+Env = PointMaze | RobotTask
 
 ENVS: dict[str, str] = {f"point-{name}": name for name in MAPS}
 
 
 def names() -> list[str]:
-    return list(ENVS)
+    return [*ENVS, *TASKS]
 
 
-def make_env(name: str) -> PointMaze:
-    """The online environment called `name`; one line naming the closest names when there is none."""
+def make_env(name: str) -> Env:
+    """The online environment called `name`; one line naming the closest names when there is none.
+    A robot task is its description: its simulator is made (and its package imported) when stepped."""
+    if name in TASKS:
+        return TASKS[name]
     if name not in ENVS:
-        close = difflib.get_close_matches(name, ENVS, n=3, cutoff=0.5)
+        close = difflib.get_close_matches(name, names(), n=3, cutoff=0.5)
         hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise CrlError(f"unknown environment '{name}': {hint}`crl envs list` names them all")
     return point_maze(ENVS[name])
+
+
+def on_host(env: Env) -> bool:
+    """Whether the environment steps on the host (numpy) rather than inside the compiled loop."""
+    return isinstance(env, RobotTask)

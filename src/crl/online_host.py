@@ -1,0 +1,234 @@
+"""Online training on host environments (the robot tasks on native MuJoCo): environments step on the host
+while the updates run as compiled programs on the device.
+
+A round is one whole episode in each of the num_envs copies of every seed (collect = num_envs x episode
+length transitions), and collect x update_ratio updates. The two overlap: a round's updates are dispatched
+first (JAX runs them asynchronously) and the host steps the copies meanwhile, with one batched policy
+call per step over every seed and copy, acting with the agent as it was before those updates. The round's
+episodes join the replay after both. So round r's episodes come from the agent after round r - 1's
+updates, and round r's updates learn from episodes up to round r - 1, like the paper's separate actors.
+
+Every episode starts from a seed named by (run seed, copy, episode number), and no episode spans two
+rounds, so (agent state, replay, counters) is the whole state of a run at any round's end: a resumed run
+restarts its environments at the checkpoint and continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import TYPE_CHECKING
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from crl.agents import agent_module, sample_and_update
+from crl.config import AgentConfig, TrainConfig
+from crl.data.replay import Replay, empty_replay, insert
+from crl.envs.robots import HostEnvs, RobotTask
+from crl.evaluation import EvalResult
+
+if TYPE_CHECKING:
+    from crl.train import Job
+
+EVAL_COPIES = 50  # evaluation episodes stepped side by side, per seed
+EVAL_SEED = 0x5EED  # the evaluation episodes: the same for every seed and every evaluation
+
+
+class HostCollector(flax.struct.PyTreeNode):
+    replay: Replay
+    rng: jax.Array
+    env_steps: jax.Array  # int32: transitions collected so far, over all copies
+    episodes: jax.Array  # int32: episodes finished so far
+    successes: jax.Array  # int32: of those, the ones that reached their goal
+
+
+def init_collector(task: RobotTask, config: TrainConfig, seed: int) -> HostCollector:
+    zero = jnp.zeros((), jnp.int32)
+    replay = empty_replay(
+        config.replay_size, task.episode_length, (task.obs_dim,), task.action_dim, task.goal_indices
+    )
+    return HostCollector(replay, jax.random.fold_in(jax.random.PRNGKey(seed), 0x0E11), zero, zero, zero)
+
+
+@partial(jax.jit, static_argnames=("agent_config", "updates"))
+def update_round(states, replays: Replay, agent_config: AgentConfig, updates: int):
+    """`updates` updates of every seed on its own replay; per-seed metrics averaged over them."""
+    from crl.train import matmul_precision, per_seed
+
+    def one_seed(state, replay):
+        state, infos = jax.lax.scan(
+            lambda s, _: sample_and_update(s, replay, agent_config), state, None, updates
+        )
+        return state, jax.tree.map(jnp.mean, infos)
+
+    with matmul_precision(agent_config):
+        return per_seed(one_seed, states, replays)
+
+
+def acting_device() -> jax.Device:
+    """Where the copies' policy runs: a CPU device other than the updates' where there is one (the CPU
+    beside a GPU, or the CLI's second CPU device), so acting is not queued behind a round's updates."""
+    cpus = jax.devices("cpu")
+    return cpus[-1]
+
+
+@partial(jax.jit, static_argnames=("agent_config", "action_dim", "learned"))
+def choose_actions(
+    states, obs: jax.Array, goals: jax.Array, keys: jax.Array, t: int, agent_config: AgentConfig,
+    action_dim: int, learned: bool,
+) -> jax.Array:  # fmt: skip
+    """(seeds, copies, action_dim) actions at step t: each seed's exploration policy, or uniform random
+    actions before learning starts. `keys` are the seeds' keys of this round."""
+
+    def one_seed(state, obs, goals, key):
+        key = jax.random.fold_in(key, t)
+        if not learned:
+            return jax.random.uniform(key, (len(obs), action_dim), minval=-1.0, maxval=1.0)
+        return agent_module(agent_config).explore(agent_config, action_dim, state, obs, goals, key)
+
+    return jax.vmap(one_seed)(states, obs, goals, keys)
+
+
+@jax.jit
+def next_round_keys(collectors: HostCollector) -> tuple[HostCollector, jax.Array]:
+    rng, keys = jax.vmap(jax.random.split, out_axes=1)(collectors.rng)
+    return collectors.replace(rng=rng), keys
+
+
+@jax.jit
+def store_round(
+    collectors: HostCollector, observations, actions, goals, acted, succeeded
+) -> HostCollector:  # fmt: skip
+    """Each seed's finished episodes into its replay, and the counts."""
+
+    def one_seed(c: HostCollector, observations, actions, goals, acted, succeeded):
+        n, length = observations.shape[0], observations.shape[1] - 1
+        return c.replace(
+            replay=insert(c.replay, observations, actions, goals, acted),
+            env_steps=c.env_steps + n * length,
+            episodes=c.episodes + n,
+            successes=c.successes + jnp.sum(succeeded),
+        )
+
+    return jax.vmap(one_seed)(collectors, observations, actions, goals, acted, succeeded)
+
+
+class HostRounds:
+    """The host side of a run: every seed's copies, and how a round of episodes is collected."""
+
+    def __init__(self, task: RobotTask, config: TrainConfig, agent_config: AgentConfig, seeds: list[int]):
+        self.task, self.agent_config, self.seeds = task, agent_config, seeds
+        self.num_envs = config.num_envs
+        self.envs = HostEnvs(task, len(seeds) * config.num_envs, seed=seeds[0])
+
+    def collect(self, acting_states, keys: jax.Array, first_episode: np.ndarray, learned: bool):
+        """One episode in every copy of every seed, acted by `acting_states`: arrays shaped (seeds,
+        copies, ...) for `store_round`. Copy c of seed s plays its episode number first_episode[s] + c."""
+        task, n_seeds, n = self.task, len(self.seeds), self.num_envs
+        names = [(seed, int(first_episode[s]) + c) for s, seed in enumerate(self.seeds) for c in range(n)]
+        states, goals = self.envs.reset(names)
+        observations = np.zeros((len(names), task.episode_length + 1, task.obs_dim), np.float32)
+        actions = np.zeros((len(names), task.episode_length + 1, task.action_dim), np.float32)
+        observations[:, 0] = states
+        device = acting_device()
+        goals_by_seed, keys = jax.device_put((goals.reshape(n_seeds, n, -1), keys), device)
+        for t in range(task.episode_length):
+            chosen = choose_actions(
+                acting_states, jax.device_put(states.reshape(n_seeds, n, -1), device), goals_by_seed, keys,
+                t, self.agent_config, task.action_dim, learned,
+            )  # fmt: skip
+            actions[:, t] = np.asarray(chosen).reshape(len(names), -1)
+            states = self.envs.step(actions[:, t])
+            observations[:, t + 1] = states
+        acted = np.zeros((len(names), task.episode_length + 1), bool)
+        acted[:, : task.episode_length] = learned
+
+        def by_seed(x):
+            return x.reshape(n_seeds, n, *x.shape[1:])
+
+        return tuple(map(by_seed, (observations, actions, goals, acted, self.envs.succeeded)))
+
+
+def evaluate_host(
+    task: RobotTask, states, agent_config: AgentConfig, episodes: int, envs: HostEnvs
+) -> np.ndarray:
+    """Each seed's success rate over the evaluation episodes (deterministic policy); `envs` holds the same
+    number of copies for every seed, which step side by side."""
+    from crl.train import policy_for
+
+    n_seeds = jax.tree.leaves(states)[0].shape[0]
+    copies = len(envs) // n_seeds
+    policy = policy_for(states, agent_config, task.action_dim, n_seeds)
+    successes = np.zeros(n_seeds)
+    for first in range(0, episodes, copies):
+        obs, goals = envs.reset([(EVAL_SEED, first + j) for _ in range(n_seeds) for j in range(copies)])
+        for _ in range(task.episode_length):
+            obs = envs.step(policy(obs, goals))
+        counted = min(copies, episodes - first)
+        successes += envs.succeeded.reshape(n_seeds, copies)[:, :counted].sum(1)
+    return successes / episodes
+
+
+def host_job(config: TrainConfig, task: RobotTask, seeds: list[int], logs: list) -> Job:
+    """The chunk loop's view of a run on a host task: its carry is (agent states, collectors)."""
+    from crl.train import Job, initial_states, stack, unstack
+
+    agent_config = config.agent.for_run(config.steps)
+    updates = round(config.collect * config.update_ratio)
+    lazy: dict[str, object] = {}  # simulators, made on first use (evaluating a run needs no training copies)
+
+    def fresh(seed_list):
+        states = initial_states(agent_config, seed_list, task.obs_dim, task.action_dim, task.goal_dim)
+        return states, stack([init_collector(task, config, seed) for seed in seed_list])
+
+    def advance(carry, step: int, end: int):
+        if "rounds" not in lazy:
+            lazy["rounds"] = HostRounds(task, config, agent_config, seeds)
+        rounds = lazy["rounds"]
+        states, collectors = carry
+        learn = step >= config.random_steps
+        tic = time.perf_counter()
+        infos, episodes, successes = [], collectors.episodes, collectors.successes
+        for _ in range((end - step) // config.collect):
+            collectors, keys = next_round_keys(collectors)  # before the updates, which it would wait for
+            episode_numbers = np.asarray(collectors.episodes)
+            acting = jax.device_put(states, acting_device())
+            if learn:  # dispatched now, computed while the host steps the copies below
+                states, info = update_round(states, collectors.replay, agent_config, updates)
+                infos.append(info)
+            collectors = store_round(collectors, *rounds.collect(acting, keys, episode_numbers, learn))
+        mean = partial(jax.tree.map, lambda *xs: jnp.mean(jnp.stack(xs), 0))
+        metrics = jax.device_get(mean(*infos)) if learn else {}
+        rate = (end - step) / (time.perf_counter() - tic)
+        finished = np.asarray(collectors.episodes - episodes)
+        counts = {
+            "online/episodes": finished.astype(np.float32),
+            "online/success": np.asarray(collectors.successes - successes) / np.maximum(finished, 1),
+            "online/replay_fill": np.asarray(collectors.replay.filled / collectors.replay.capacity),
+            "env_steps_per_s": np.full(len(seeds), rate),
+            "updates_per_s": np.full(len(seeds), rate * config.update_ratio if learn else 0.0),
+            "online/updates": np.full(len(seeds), max(0, end - config.random_steps) * config.update_ratio),
+        }
+        return (states, collectors), metrics | counts
+
+    def evaluate(step: int, carry) -> list[EvalResult]:
+        if "eval" not in lazy:
+            copies = min(EVAL_COPIES, config.eval_episodes)
+            lazy["eval"] = HostEnvs(task, len(seeds) * copies, seed=EVAL_SEED)
+        envs = lazy["eval"]
+        rates = evaluate_host(task, carry[0], agent_config, config.eval_episodes, envs)
+        results = [EvalResult({config.env: float(r)}, config.eval_episodes) for r in rates]
+        for log, result in zip(logs, results, strict=True):
+            log.evaluation(step, result.as_dict())
+        return results
+
+    return Job(
+        initial=lambda: fresh(seeds),
+        template=lambda: unstack(fresh([0]), 0),
+        advance=advance,
+        evaluate=evaluate,
+        unit="env step",
+    )

@@ -1,0 +1,164 @@
+"""Online training on the host robot tasks: what the rounds store, resume, goal spaces, failures, learning."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import jax
+import numpy as np
+import pytest
+
+pytest.importorskip("gymnasium_robotics", reason="the robot tasks need `pip install -e '.[test]'`")
+
+from crl.checkpoint import Checkpoints  # noqa: E402
+from crl.cli import main  # noqa: E402
+from crl.data.replay import empty_replay, insert  # noqa: E402
+from crl.data.sampling import sample_batch  # noqa: E402
+from crl.envs.robots import TASKS, HostEnvs  # noqa: E402
+from crl.logs import read_jsonl  # noqa: E402
+from crl.online import online_job  # noqa: E402
+from crl.train import read_config  # noqa: E402
+
+FULL = os.environ.get("CRL_TEST_SCALE") == "full"
+# Two copies, rounds of 2 x 50 steps: 200 random steps, then rounds of 100 updates on a small network.
+FLAGS = ["--env", "fetch-reach", "--num-envs", "2", "--collect", "100", "--random-steps", "200",
+         "--log-every", "200", "--checkpoint-every", "200", "--eval-every", "0", "--eval-episodes", "4",
+         "--agent.batch-size", "32", "--agent.hidden", "32", "32", "--no-progress"]  # fmt: skip
+
+
+def _train(tmp_path, run: str, steps: int, *extra: str) -> int:
+    return main(["train", *FLAGS, "--env-steps", str(steps), "--run-dir", str(tmp_path / run), *extra])
+
+
+def _final(run_dir, steps: int):
+    config = read_config(run_dir)
+    template = online_job(config, [0], []).template()
+    return Checkpoints(run_dir / "checkpoints").restore(template, steps)
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """An uninterrupted 600-step fetch-reach run (200 random steps, then 400 updates)."""
+    tmp_path = tmp_path_factory.mktemp("host")
+    assert _train(tmp_path, "straight", 600) == 0
+    return tmp_path / "straight"
+
+
+def test_a_resumed_host_run_ends_bit_identical_to_an_uninterrupted_one(straight, tmp_path, capsys):
+    """Stopped at a checkpoint and resumed: the environments restart their episodes from the same seeds,
+    so parameters, optimizer, replay and counters all match the uninterrupted run."""
+    assert _train(tmp_path, "split", 400) == 0
+    assert _train(tmp_path, "split", 600, "--resume") == 0
+    assert "resuming" in capsys.readouterr().out
+    straight_end, split_end = _final(straight, 600), _final(tmp_path / "split", 600)
+    for a, b in zip(jax.tree.leaves(straight_end), jax.tree.leaves(split_end), strict=True):
+        np.testing.assert_array_equal(a, b)
+    metrics = read_jsonl(straight / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [200, 400, 600]
+    assert "critic/loss" not in metrics[0] and np.isfinite(metrics[-1]["critic/loss"])  # learning after 200
+
+
+def test_the_replay_holds_the_episodes_the_copies_played(straight):
+    """Each stored episode is its named episode replayed: resetting a fresh copy from the same (seed,
+    episode number) and stepping the stored actions gives the stored states, and its commanded goal."""
+    _, collector = _final(straight, 600)
+    replay = collector.replay
+    assert int(collector.episodes) == int(replay.inserted) == 12 and int(collector.env_steps) == 600
+    task = TASKS["fetch-reach"]
+    for episode in (1, 7):  # a random-action episode and a policy episode (rounds of 2 episodes)
+        env = HostEnvs(task, 1, seed=123)
+        states, goals = env.reset([(0, episode)])
+        observations = np.asarray(replay.episode_observations[episode])
+        actions = np.asarray(replay.episode_actions[episode])
+        np.testing.assert_array_equal(goals[0], np.asarray(replay.episode_goals[episode]))
+        np.testing.assert_array_equal(states[0], observations[0])
+        for t in range(task.episode_length):
+            states = env.step(actions[t][None])
+            np.testing.assert_array_equal(states[0], observations[t + 1])
+        assert bool(replay.episode_acted[episode, 0]) == (episode >= 4)  # the first 200 steps are random
+
+
+def test_ant_goals_are_the_xy_of_relabelled_states():
+    """A replay with goal_indices (0, 1): critic and actor goals are the XY of states of the same episode,
+    commanded goals are 2-D, and a CRL agent built for 2-D goals trains on such a batch."""
+    from crl.agents import crl
+    from crl.config import CRLConfig
+
+    length, dim = 6, 29
+    replay = empty_replay(4 * length, length, (dim,), 8, goal_indices=(0, 1))
+    states = np.random.default_rng(0).normal(size=(4, length + 1, dim)).astype(np.float32)
+    states[:, :, 2] = np.arange(4)[:, None]  # coordinate 2 names the episode
+    replay = insert(
+        replay,
+        states,
+        np.zeros((4, length + 1, 8), np.float32),
+        states[:, 0, :2],
+        np.ones((4, length + 1), bool),
+    )
+    batch = sample_batch(jax.random.PRNGKey(0), replay, 64, 0.9, (0.0, 1.0, 0.0))
+    assert batch.critic_goals.shape == batch.actor_goals.shape == batch.commanded_goals.shape == (64, 2)
+    flat = states.reshape(-1, dim)
+    for goals in (batch.critic_goals, batch.actor_goals):
+        rows = [np.nonzero((flat[:, :2] == g).all(1))[0][0] for g in np.asarray(goals)]
+        np.testing.assert_array_equal(flat[rows, 2], np.asarray(batch.observations)[:, 2])  # same episode
+    config = CRLConfig(batch_size=64, hidden=(16, 16), latent_dim=8)
+    state = crl.init(jax.random.PRNGKey(0), config, dim, 8, goal_dim=2)
+    _, info = crl.update(state, batch, config)
+    assert np.isfinite(info["critic/loss"])
+
+
+def test_a_failing_environment_stops_the_run_naming_the_task_and_the_last_checkpoint(
+    tmp_path, monkeypatch, capsys
+):
+    """A simulator that returns NaN mid-run: one line naming the task and the last good checkpoint; the
+    checkpoint is kept and the run resumes from it once the environment behaves."""
+    from crl.envs import robots
+
+    calls = {"n": 0}
+    step = robots.FetchTask.step
+
+    def breaks_after_300(self, env, action):
+        calls["n"] += 1
+        state = step(self, env, action)
+        return state * np.nan if calls["n"] > 300 else state  # 2 copies: from the run's step 300
+
+    monkeypatch.setattr(robots.FetchTask, "step", breaks_after_300)
+    assert _train(tmp_path, "broken", 600) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fetch-reach copy" in err and "non-finite state" in err
+    assert "the last good checkpoint is step 200" in err and "--resume" in err
+    assert Checkpoints(tmp_path / "broken" / "checkpoints").all_steps() == [200]
+    monkeypatch.setattr(robots.FetchTask, "step", step)
+    assert _train(tmp_path, "broken", 600, "--resume") == 0
+
+
+def test_host_runs_collect_whole_episodes_and_name_missing_packages(tmp_path, capsys, monkeypatch):
+    import sys
+
+    assert main(["train", "--env", "fetch-reach", "--collect", "16", "--run-dir", str(tmp_path)]) == 2
+    assert (
+        "fetch-reach collects whole episodes (50 steps) in each of --num-envs 4 copies per round: "
+        "set --collect 200" in capsys.readouterr().err
+    )
+    assert main(["train", "--env", "fetch-rech", "--run-dir", str(tmp_path)]) == 2
+    assert "did you mean fetch-reach" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "metaworld", None)
+    assert (
+        main(["train", "--env", "sawyer-push", "--run-dir", str(tmp_path / "mw"), "--env-steps", "1200"]) == 2
+    )
+    assert "sawyer-push needs metaworld: pip install" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_quick_preset_learns_fetch_reach(tmp_path):
+    """The quick preset on fetch-reach: >= 90% success at 30k environment steps (the full form; 97% here);
+    CI's reduced form stops at 20k steps (46% here) and must clearly beat random actions (17.5% in
+    tests/test_robots.py's 40 episodes)."""
+    steps = 30_000 if FULL else 20_000
+    args = ["train", "--env", "fetch-reach", "--env-steps", str(steps), "--eval-every", "0",
+            "--run-dir", str(tmp_path), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    final = read_jsonl(tmp_path / "eval.jsonl")[-1]["overall"]
+    assert final >= (0.9 if FULL else 0.3), final
+    assert dataclasses.asdict(read_config(tmp_path))["env"] == "fetch-reach"
