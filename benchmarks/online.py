@@ -76,7 +76,7 @@ def loop_rates(env_name: str, updates: int, repeats: int) -> tuple[float, float]
             carry[0],
             carry[1],
             env,
-            config,
+            Rounds.of(config),
             config.agent,
             updates // config.collect,
             True,

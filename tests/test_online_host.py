@@ -57,6 +57,9 @@ def test_a_resumed_host_run_ends_bit_identical_to_an_uninterrupted_one(straight,
     metrics = read_jsonl(straight / "metrics.jsonl")
     assert [m["step"] for m in metrics] == [200, 400, 600]
     assert "critic/loss" not in metrics[0] and np.isfinite(metrics[-1]["critic/loss"])  # learning after 200
+    capacity = 1_000_000 // 50  # episodes the default replay holds
+    assert [m["online/replay_fill"] for m in metrics] == [pytest.approx(e / capacity) for e in (4, 8, 12)]
+    assert [m["online/episodes"] for m in metrics] == [4, 4, 4]
 
 
 def test_the_replay_holds_the_episodes_the_copies_played(straight):
@@ -162,3 +165,13 @@ def test_quick_preset_learns_fetch_reach(tmp_path):
     final = read_jsonl(tmp_path / "eval.jsonl")[-1]["overall"]
     assert final >= (0.9 if FULL else 0.3), final
     assert dataclasses.asdict(read_config(tmp_path))["env"] == "fetch-reach"
+
+
+def test_the_success_curve_of_host_runs_is_plotted_against_environment_steps(straight, tmp_path):
+    from crl.errors import CrlError
+    from crl.plots import EVAL_SUCCESS, plot_curves
+
+    out = plot_curves([straight], EVAL_SUCCESS, tmp_path / "success.png")
+    assert out.read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(CrlError, match="has no 'encoder/loss' in metrics.jsonl"):
+        plot_curves([straight], "encoder/loss", tmp_path / "none.png")

@@ -126,3 +126,14 @@ def test_td3_trains_online_from_the_command_line_and_resumes_to_the_same_paramet
     split = Checkpoints(tmp_path / "split" / "checkpoints").restore(template, 1200)
     for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(split), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_reward_reads_only_the_reward_dims_of_a_goal():
+    """Robot goals have the state's layout; the reward compares the tracked position alone (fetch-push's
+    block, 3:6), which the presets take from the task, as HER's reward reads the achieved goal."""
+    config = TD3Config(goal_radius=0.05, reward_dims=(3, 4, 5))
+    next_goals, goals = jnp.zeros((3, 7)), jnp.zeros((3, 7))
+    goals = goals.at[0, 0:3].set(1.0).at[1, 3].set(0.1).at[2, 6].set(1.0)
+    np.testing.assert_array_equal(td3.reward(config, next_goals, goals), [1.0, 0.0, 1.0])
+    assert preset_config("quick", None, "td3her", env="fetch-push").agent.reward_dims == (3, 4, 5)
+    assert preset_config("quick", None, "td3her", env="ant-umaze").agent.reward_dims is None  # goals: XY

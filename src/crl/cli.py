@@ -64,7 +64,7 @@ def _eval(args: Sequence[str]) -> int:
         eval_episodes: int | None = None,
         progress: bool = True,
     ) -> None:
-        """Evaluate the latest checkpoint of RUN_DIR with the OGBench protocol; appends to eval.jsonl.
+        """Evaluate RUN_DIR's latest checkpoint (OGBench tasks, or an online run's goals); adds to eval.jsonl.
 
         Args:
             run_dir: A run directory written by `crl train`.
@@ -133,8 +133,9 @@ def _plot(args: Sequence[str]) -> int:
         Args:
             run_dirs: Run directories written by `crl train`.
             out: Where to write the figure (PNG, PDF or SVG by the suffix).
-            metric: A key of metrics.jsonl; the default, MR-CRL's encoder loss, redraws the paper's Fig. 2
-                from a cross-entropy run and an l2-loss run.
+            metric: A key of metrics.jsonl, or eval/success for the evaluations' success rate (eval.jsonl);
+                the default, MR-CRL's encoder loss, redraws the paper's Fig. 2 from a cross-entropy run and
+                an l2-loss run.
         """
         missing = [str(d) for d in run_dirs if not (d / "metrics.jsonl").exists()]
         if missing:

@@ -284,6 +284,9 @@ class TD3Config(_CRLViews):
     goal_radius: float = 2.0
     """Reward 1 when the next state lies within this distance of the goal, else 0 (the point
     environments' success rule; presets set it from the environment)."""
+    reward_dims: tuple[int, ...] | None = None
+    """The goal coordinates that distance compares (None: all). Presets set the robot tasks' tracked
+    position (e.g. fetch-push's block), as HER's reward reads the achieved goal."""
     actor_p_curgoal: float = 0.0
     """Probability that a relabelled goal is the current state."""
     actor_p_trajgoal: float = 0.8

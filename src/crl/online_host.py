@@ -207,7 +207,7 @@ def host_job(config: TrainConfig, task: RobotTask, seeds: list[int], logs: list)
         counts = {
             "online/episodes": finished.astype(np.float32),
             "online/success": np.asarray(collectors.successes - successes) / np.maximum(finished, 1),
-            "online/replay_fill": np.asarray(collectors.replay.filled / collectors.replay.capacity),
+            "online/replay_fill": np.asarray(jax.vmap(lambda r: r.filled / r.capacity)(collectors.replay)),
             "env_steps_per_s": np.full(len(seeds), rate),
             "updates_per_s": np.full(len(seeds), rate * config.update_ratio if learn else 0.0),
             "online/updates": np.full(len(seeds), max(0, end - config.random_steps) * config.update_ratio),

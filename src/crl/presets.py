@@ -80,11 +80,13 @@ _ONLINE_ACTOR = dict(
 
 
 def _td3(env: str, **changes) -> TD3Config:
-    """TD3 + HER with Table 2's shared values (its defaults) and the environment's success radius as the
-    sparse reward's."""
-    from crl.envs import make_env
+    """TD3 + HER with Table 2's shared values (its defaults), and the environment's success rule as the
+    sparse reward's: its radius, on the coordinates it measures."""
+    from crl.envs import make_env, on_host
 
-    return TD3Config(goal_radius=make_env(env).success_radius, **changes)
+    task = make_env(env)
+    dims = task.reward_dims if on_host(task) else None
+    return TD3Config(goal_radius=task.success_radius, reward_dims=dims, **changes)
 
 
 def _schedule(env: str, **values) -> dict:
@@ -179,7 +181,8 @@ PRESETS: dict[str, Preset] = {
         "crl",
         "crl's own: each dataset's OGBench choices (alpha, discount, actor goals) with 2 x 256 networks, "
         "batch 256 and 30k updates, sized for a 2-core CPU (mrcrl: d = 64, H = 5; gcbc: the actor alone). "
-        "Online (--env): the paper's online CRL with 2 x 128 networks, batch 128, 30k environment steps "
+        "Online (--env): the paper's online CRL with 2 x 128 networks, batch 128, 30k environment steps, "
+        "rounded to whole rounds on the robot tasks "
         "(td3her: TD3 + HER at the same sizes).",
         scored_evals=1,
         online=quick_env,
@@ -204,11 +207,12 @@ PRESETS: dict[str, Preset] = {
         crl_paper_online,
         "crl",
         "CRL paper, Table 2 and App. E: batch 256, lr 3e-4, discount 0.99, 2 x 256 ReLU networks, "
-        "representation 64, 10k random transitions, then 16 transitions and 16 updates at a time. Online "
-        "(--env), as the paper's code: a tanh-Gaussian actor without entropy term or BC, one critic, half "
-        "the actor's goals random; td3her: TD3 + HER with Table 2's shared values and TD3's noise 0.2 / 0.5, "
-        "delay 2, chosen by crl where the paper is silent. On a dataset: a SAC actor with target entropy 0 "
-        "and random goals.",
+        "representation 64, 10k random transitions, then 16 transitions and 16 updates at a time (robot "
+        "tasks: one episode in each of 4 copies, then as many updates; lengths rounded to whole rounds). "
+        "Online (--env), as the paper's code: a tanh-Gaussian actor without entropy term or BC, one "
+        "critic, half the actor's goals random; td3her: TD3 + HER with Table 2's shared values and TD3's "
+        "noise 0.2 / 0.5, delay 2, chosen by crl where the paper is silent. On a dataset: a SAC actor "
+        "with target entropy 0 and random goals.",
         online=crl_paper_online_env,
     ),
     "crl-paper-offline": Preset(

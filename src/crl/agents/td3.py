@@ -63,8 +63,12 @@ def policy(config: TD3Config, action_dim: int, actor_params, obs, goals) -> jax.
 
 
 def reward(config: TD3Config, next_goals: jax.Array, goals: jax.Array) -> jax.Array:
-    """The sparse goal-reaching reward: 1 when s' (in the goal space) lies within goal_radius of g."""
-    return (jnp.linalg.norm(next_goals - goals, axis=-1) < config.goal_radius).astype(jnp.float32)
+    """The sparse goal-reaching reward: 1 when s' (in the goal space, on the reward_dims coordinates)
+    lies within goal_radius of g."""
+    gap = next_goals - goals
+    if config.reward_dims is not None:
+        gap = gap[..., jnp.array(config.reward_dims)]
+    return (jnp.linalg.norm(gap, axis=-1) < config.goal_radius).astype(jnp.float32)
 
 
 def critic_loss(config: TD3Config, critic_params, target: dict, batch: Batch, key: jax.Array):

@@ -69,9 +69,15 @@ class RobotTask:
         """Apply an action in [-1, 1]^action_dim; returns the new state."""
         raise NotImplementedError
 
+    tracked_dims: tuple[int, ...] = ()  # the state coordinates whose distance to the target decides success
+
     def tracked(self, state: np.ndarray) -> np.ndarray:
-        """The position whose distance to the target decides success."""
-        raise NotImplementedError
+        return state[list(self.tracked_dims)]
+
+    @property
+    def reward_dims(self) -> tuple[int, ...] | None:
+        """The tracked coordinates within a goal vector (None: a goal is the tracked position itself)."""
+        return None if self.goal_indices == self.tracked_dims else self.tracked_dims
 
     def reached(self, state: np.ndarray, target: np.ndarray) -> bool:
         return bool(np.linalg.norm(self.tracked(state) - target) <= self.success_radius)
@@ -84,7 +90,6 @@ class RobotTask:
 class FetchTask(RobotTask):
     env_id: str = ""
     goal_slots: tuple[int, ...] = (0,)  # state offsets that hold the target's xyz in a goal vector
-    tracked_slot: int = 0  # state offset of the xyz whose distance to the target decides success
 
     def make(self, seed: int):
         gym = _require(self.name, "gymnasium-robotics", "gymnasium")
@@ -107,9 +112,6 @@ class FetchTask(RobotTask):
 
     def step(self, env, action):
         return env.step(action)[0]["observation"].astype(np.float32)
-
-    def tracked(self, state):
-        return state[self.tracked_slot : self.tracked_slot + 3]
 
 
 # --- Sawyer (Meta-World) -----------------------------------------------------------------------------
@@ -165,9 +167,6 @@ class SawyerPush(SawyerTask):
         hand_grip_obj = env._get_curr_obs_combined_no_goal()
         return np.r_[env.tcp_center, hand_grip_obj[4:7], hand_grip_obj[3]].astype(np.float32)
 
-    def tracked(self, state):
-        return state[3:6]
-
 
 @dataclass(frozen=True)
 class SawyerBin(SawyerTask):
@@ -184,9 +183,6 @@ class SawyerBin(SawyerTask):
 
     def state(self, env):
         return env._get_curr_obs_combined_no_goal()[:7].astype(np.float32)
-
-    def tracked(self, state):
-        return state[4:7]
 
 
 # --- Ant U-maze (gymnasium-robotics AntMaze) ---------------------------------------------------------
@@ -240,37 +236,21 @@ class AntUMaze(RobotTask):
     def _state(raw: dict) -> np.ndarray:
         return np.r_[raw["achieved_goal"], raw["observation"]].astype(np.float32)  # qpos[:15], qvel[:14]
 
-    def tracked(self, state):
-        return state[:2]
-
 
 TASKS: dict[str, RobotTask] = {
     task.name: task
     for task in (
-        FetchTask("fetch-reach", "gymnasium-robotics FetchReach-v4", 10, 4, 50, env_id="FetchReach-v4"),
-        FetchTask(
-            "fetch-push",
-            "gymnasium-robotics FetchPush-v4",
-            25,
-            4,
-            50,
-            env_id="FetchPush-v4",
-            goal_slots=(0, 3),
-            tracked_slot=3,
-        ),  # fmt: skip
-        SawyerPush("sawyer-push", "Meta-World push-v3", 7, 4, 150, env_id="push-v3"),
-        SawyerBin("sawyer-bin", "Meta-World bin-picking-v3", 7, 4, 150, env_id="bin-picking-v3"),
-        AntUMaze(
-            "ant-umaze",
-            "gymnasium-robotics AntMaze_UMaze-v5, the paper's U",
-            29,
-            8,
-            700,
-            success_radius=0.5,
-            goal_indices=(0, 1),
-        ),  # fmt: skip
+        FetchTask("fetch-reach", "gymnasium-robotics FetchReach-v4", 10, 4, 50, tracked_dims=(0, 1, 2),
+                  env_id="FetchReach-v4"),
+        FetchTask("fetch-push", "gymnasium-robotics FetchPush-v4", 25, 4, 50, tracked_dims=(3, 4, 5),
+                  env_id="FetchPush-v4", goal_slots=(0, 3)),
+        SawyerPush("sawyer-push", "Meta-World push-v3", 7, 4, 150, tracked_dims=(3, 4, 5), env_id="push-v3"),
+        SawyerBin("sawyer-bin", "Meta-World bin-picking-v3", 7, 4, 150, tracked_dims=(4, 5, 6),
+                  env_id="bin-picking-v3"),
+        AntUMaze("ant-umaze", "gymnasium-robotics AntMaze_UMaze-v5, the paper's U", 29, 8, 700,
+                 success_radius=0.5, goal_indices=(0, 1), tracked_dims=(0, 1)),
     )
-}
+}  # fmt: skip
 
 
 def episode_rng(*entropy: int) -> np.random.Generator:
@@ -285,7 +265,7 @@ class HostEnvs:
     def __init__(self, task: RobotTask, n: int, seed: int = 0):
         self.task = task
         self.envs = [task.make(seed + i) for i in range(n)]
-        self.targets = np.zeros((n, len(task.tracked(np.zeros(task.obs_dim)))), np.float32)
+        self.targets = np.zeros((n, len(task.tracked_dims)), np.float32)
         self.succeeded = np.zeros(n, bool)
 
     def __len__(self) -> int:

@@ -17,6 +17,8 @@ works unchanged, which says the adaptation can go.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from types import SimpleNamespace
 
 import mujoco
@@ -71,7 +73,8 @@ def reset_sawyer_mocap_welds(env) -> None:
 def adapt() -> None:
     """Install the adaptations into whichever of gymnasium-robotics and Meta-World are installed."""
     try:
-        from gymnasium_robotics.utils import mujoco_utils
+        with contextlib.redirect_stderr(io.StringIO()):  # its import prints a notice on Adroit hands
+            from gymnasium_robotics.utils import mujoco_utils
     except ImportError:
         mujoco_utils = None
     if mujoco_utils is not None and "mujoco_utils" not in _originals:
