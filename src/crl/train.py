@@ -61,7 +61,7 @@ def validate(states, val_data: DeviceData, config: AgentConfig) -> dict:
 
 def matmul_precision(config: AgentConfig):
     """Traced under this context: exact float32 matmuls on any device when the config asks for them."""
-    return jax.defaultmatmul_precision("float32") if config.precision == "float32" else nullcontext()
+    return jax.default_matmul_precision("float32") if config.precision == "float32" else nullcontext()
 
 
 def per_seed(fn, *stacked):
