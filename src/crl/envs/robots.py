@@ -6,12 +6,12 @@ reached state would hold it, so relabelled goals (whole future states) and comma
 for the ant the goal is the torso's XY, and relabelled goals keep those two coordinates of the state
 (`goal_indices`). Success: the tracked position within `success_radius` of the target at any step.
 
-| task        | state                                       | goal                          | steps |
-| fetch-reach | FetchReach observation (10)                 | target in 0:3                 | 50    |
-| fetch-push  | FetchPush observation (25)                  | target in 0:3 and 3:6         | 50    |
-| sawyer-push | finger centre 3, puck 3, gripper opening 1  | [target, target, 0.5]         | 150   |
-| sawyer-bin  | hand 3, gripper opening 1, object 3         | [target + 3 cm up, 0.4, target] | 150 |
-| ant-umaze   | torso xyz, orientation, joints, velocities (29) | target XY (2)             | 700   |
+| task        | state                                            | goal                            | steps |
+| fetch-reach | FetchReach observation (10)                      | target in 0:3                   | 50    |
+| fetch-push  | FetchPush observation (25)                       | target in 0:3 and 3:6           | 50    |
+| sawyer-push | finger centre 3, puck 3, gripper opening 1       | [target, target, 0.5]           | 150   |
+| sawyer-bin  | hand 3, gripper opening 1, object 3              | [target + 3 cm up, 0.4, target] | 150   |
+| ant-umaze   | torso xyz, orientation, joints, velocities (29)  | target XY (2)                   | 700   |
 
 Every episode of a copy starts from a seed (`HostEnvs.reset`), so an episode is a function of its seed:
 the online loop seeds episodes by (run seed, copy, episode number), which makes runs reproducible and lets
