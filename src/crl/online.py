@@ -180,6 +180,24 @@ def evaluate_online(
     return jax.vmap(one_seed)(states)
 
 
+def rate_counts(
+    config: TrainConfig, n_seeds: int, step: int, end: int, seconds: float, learn: bool
+) -> dict[str, np.ndarray]:
+    """The per-seed speed and update counts of an online chunk from `step` to `end`."""
+    rate = (end - step) / seconds
+    counts = {"env_steps_per_s": rate, "updates_per_s": rate * config.update_ratio if learn else 0.0,
+              "online/updates": max(0, end - config.random_steps) * config.update_ratio}  # fmt: skip
+    return {k: np.full(n_seeds, v) for k, v in counts.items()}
+
+
+def log_evaluation(config: TrainConfig, logs: list, step: int, rates) -> list[EvalResult]:
+    """Each seed's success rate on the online environment, as results logged to its run."""
+    results = [EvalResult({config.env: float(r)}, config.eval_episodes) for r in rates]
+    for log, result in zip(logs, results, strict=True):
+        log.evaluation(step, result.as_dict())
+    return results
+
+
 def online_job(config: TrainConfig, seeds: list[int], logs: list) -> Job:
     """The chunk loop's view of an online run: its carry is (agent states, collectors), stacked on seeds."""
     from crl.train import Job, initial_states, stack, unstack
@@ -209,18 +227,12 @@ def online_job(config: TrainConfig, seeds: list[int], logs: list) -> Job:
             jnp.int32(step),
         )
         metrics = jax.device_get(metrics)
-        rate = (end - step) / (time.perf_counter() - tic)
-        updates = max(0, end - config.random_steps) * config.update_ratio
-        counts = {"env_steps_per_s": rate, "updates_per_s": rate * config.update_ratio if learn else 0.0,
-                  "online/updates": updates}  # fmt: skip
-        return (states, collectors), metrics | {k: np.full(len(seeds), v) for k, v in counts.items()}
+        counts = rate_counts(config, len(seeds), step, end, time.perf_counter() - tic, learn)
+        return (states, collectors), metrics | counts
 
     def evaluate(step: int, carry) -> list[EvalResult]:
         rates = jax.device_get(evaluate_online(carry[0], env, agent_config, config.eval_episodes, eval_key))
-        results = [EvalResult({config.env: float(r)}, config.eval_episodes) for r in rates]
-        for log, result in zip(logs, results, strict=True):
-            log.evaluation(step, result.as_dict())
-        return results
+        return log_evaluation(config, logs, step, rates)
 
     return Job(
         initial=lambda: fresh(seeds),

@@ -29,6 +29,7 @@ from crl.config import AgentConfig, TrainConfig
 from crl.data.replay import Replay, empty_replay, insert
 from crl.envs.robots import HostEnvs, RobotTask
 from crl.evaluation import EvalResult
+from crl.online import log_evaluation, rate_counts
 
 if TYPE_CHECKING:
     from crl.train import Job
@@ -71,8 +72,7 @@ def update_round(states, replays: Replay, agent_config: AgentConfig, updates: in
 def acting_device() -> jax.Device:
     """Where the copies' policy runs: a CPU device other than the updates' where there is one (the CPU
     beside a GPU, or the CLI's second CPU device), so acting is not queued behind a round's updates."""
-    cpus = jax.devices("cpu")
-    return cpus[-1]
+    return jax.devices("cpu")[-1]
 
 
 @partial(jax.jit, static_argnames=("agent_config", "action_dim", "learned"))
@@ -202,28 +202,23 @@ def host_job(config: TrainConfig, task: RobotTask, seeds: list[int], logs: list)
             collectors = store_round(collectors, *rounds.collect(acting, keys, episode_numbers, learn))
         mean = partial(jax.tree.map, lambda *xs: jnp.mean(jnp.stack(xs), 0))
         metrics = jax.device_get(mean(*infos)) if learn else {}
-        rate = (end - step) / (time.perf_counter() - tic)
         finished = np.asarray(collectors.episodes - episodes)
         counts = {
             "online/episodes": finished.astype(np.float32),
             "online/success": np.asarray(collectors.successes - successes) / np.maximum(finished, 1),
             "online/replay_fill": np.asarray(jax.vmap(lambda r: r.filled / r.capacity)(collectors.replay)),
-            "env_steps_per_s": np.full(len(seeds), rate),
-            "updates_per_s": np.full(len(seeds), rate * config.update_ratio if learn else 0.0),
-            "online/updates": np.full(len(seeds), max(0, end - config.random_steps) * config.update_ratio),
         }
-        return (states, collectors), metrics | counts
+        speed = rate_counts(config, len(seeds), step, end, time.perf_counter() - tic, learn)
+        return (states, collectors), metrics | counts | speed
 
     def evaluate(step: int, carry) -> list[EvalResult]:
         if "eval" not in lazy:
             copies = min(EVAL_COPIES, config.eval_episodes)
             lazy["eval"] = HostEnvs(task, len(seeds) * copies, seed=EVAL_SEED)
         envs = lazy["eval"]
-        rates = evaluate_host(task, carry[0], agent_config, config.eval_episodes, envs)
-        results = [EvalResult({config.env: float(r)}, config.eval_episodes) for r in rates]
-        for log, result in zip(logs, results, strict=True):
-            log.evaluation(step, result.as_dict())
-        return results
+        return log_evaluation(
+            config, logs, step, evaluate_host(task, carry[0], agent_config, config.eval_episodes, envs)
+        )
 
     return Job(
         initial=lambda: fresh(seeds),
