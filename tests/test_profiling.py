@@ -75,6 +75,15 @@ def test_classify_hlo_of_a_compiled_gradient():
     assert any(op.category == "gather/scatter" for op in ops.values())
 
 
+@pytest.fixture(scope="module", autouse=True)
+def optimised_programs():
+    """Profiles describe the programs users run: XLA's full optimisation, which conftest lowers for the
+    other tests."""
+    jax.config.update("jax_disable_most_optimizations", False)
+    yield
+    jax.config.update("jax_disable_most_optimizations", True)
+
+
 def _profile(width: int, length: int):
     config = CRLConfig(batch_size=width, hidden=(width, width), latent_dim=16).for_run(5000)
     data = to_device(synthetic_dataset(5000, obs_dim=2, action_dim=2))

@@ -197,6 +197,7 @@ U_MAZE = (
     (1, 1, 1, 1, 1),
 )
 U_START = (1, 1)
+U_CELL = 4.0  # m: gymnasium-robotics' maze_size_scaling for AntMaze
 U_GOAL_CELLS = ((1, 2), (1, 3), (2, 3), (3, 1), (3, 2), (3, 3))
 
 

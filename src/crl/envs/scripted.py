@@ -4,7 +4,11 @@ and can serve as demonstrators. Each maps (states, goals) in the task's layout t
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
+
+from crl.envs.robots import U_CELL, U_MAZE
 
 GAIN = 10.0  # Fetch moves the gripper by 0.05 m per unit action: a proportional step toward the aim
 SAWYER_GAIN = 25.0  # Sawyer's mocap moves 0.01 m per unit action
@@ -87,9 +91,112 @@ def _toward(position: np.ndarray, aim: np.ndarray) -> np.ndarray:
     return actions
 
 
+# --- Ant U-maze: a trot steered along the maze ---------------------------------------------------------
+# The ant's legs sit at 45, 135, 225 and 315 degrees; a hip turns its foot along the tangent. In a trot the
+# diagonal pairs (legs 1 and 3, legs 2 and 4) alternate stance and swing; a pair whose hips stroke in
+# opposite senses during stance pushes the torso along the other diagonal. Weighting each pair's stroke by
+# the wanted heading (in the torso's frame) walks in any direction without turning the torso.
+PAIR_DIRECTIONS = np.array([[-1.0, 1.0], [-1.0, -1.0]]) / np.sqrt(2)  # torso motion per unit stroke
+ANKLE_DOWN = np.array([1.0, -1.0, -1.0, 1.0])  # the sign of each ankle angle that lowers its foot
+ACTUATOR_JOINTS = [6, 7, 0, 1, 2, 3, 4, 5]  # the actuators drive hip_4, ankle_4, hip_1, ... in this order
+GAIT_PERIOD = 10  # steps (0.5 s)
+STROKE = 1.2  # rad: beyond the hips' +-30 degree range, so the motors drive each stroke to the stop
+STANCE, SWING = np.deg2rad(60.0), np.deg2rad(35.0)  # ankle angles: a foot pressed down, a foot lifted
+KP, KD = 1.0, 0.15  # joint PD gains (actions are torques / 150)
+WALL_CLEARANCE = 1.0  # m kept between the torso's straight path and any wall
+
+
+class AntWalker:
+    """Walks toward the goal through the U-maze: aims at the farthest point of the shortest cell path that
+    it can reach in a straight line clear of the walls, and trots toward it. The gait's phase is the step
+    count, so each rollout takes a fresh walker."""
+
+    def __init__(self):
+        self.steps = 0
+
+    def __call__(self, states: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        phase = 2 * np.pi * self.steps / GAIT_PERIOD
+        self.steps += 1
+        xy = states[:, :2]
+        aims = np.array([_maze_aim(p, g[:2]) for p, g in zip(xy, goals, strict=True)])
+        heading = (aims - xy) / (np.linalg.norm(aims - xy, axis=1, keepdims=True) + 1e-8)
+        strokes = STROKE * _to_torso_frame(heading, _yaw(states[:, 3:7])) @ PAIR_DIRECTIONS.T  # (n, 2)
+        pair_a, pair_b = strokes[:, :1] * np.cos(phase), strokes[:, 1:] * -np.cos(phase)
+        hips = np.concatenate([pair_a, pair_b, -pair_a, -pair_b], 1)
+        a_stands = np.sin(phase) > 0
+        depth = np.where([a_stands, not a_stands] * 2, STANCE, SWING)
+        joints = np.empty((len(states), 8))
+        joints[:, 0::2], joints[:, 1::2] = hips, ANKLE_DOWN * depth
+        torques = KP * (joints - states[:, 7:15]) - KD * states[:, 21:29]  # joint angles, joint velocities
+        return np.clip(torques[:, ACTUATOR_JOINTS], -1.0, 1.0)
+
+
+def _yaw(quaternions: np.ndarray) -> np.ndarray:
+    w, x, y, z = quaternions.T
+    return np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+
+
+def _to_torso_frame(vectors: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.stack([c * vectors[:, 0] + s * vectors[:, 1], -s * vectors[:, 0] + c * vectors[:, 1]], 1)
+
+
+_FREE = {(i, j) for i, row in enumerate(U_MAZE) for j, c in enumerate(row) if c != 1}
+
+
+def _cell(xy: np.ndarray) -> tuple[int, int]:
+    rows, cols = len(U_MAZE), len(U_MAZE[0])
+    return int(np.floor(rows / 2 - xy[1] / U_CELL)), int(np.floor(xy[0] / U_CELL + cols / 2))
+
+
+def _centre(cell: tuple[int, int]) -> np.ndarray:
+    rows, cols = len(U_MAZE), len(U_MAZE[0])
+    return U_CELL * np.array([cell[1] + 0.5 - cols / 2, rows / 2 - cell[0] - 0.5])
+
+
+_WALLS = np.array([_centre((i, j)) for i, row in enumerate(U_MAZE) for j, c in enumerate(row) if c == 1])
+
+
+def _cell_path(start: tuple[int, int], end: tuple[int, int]) -> list[tuple[int, int]]:
+    """The free cells from `start` to `end` (breadth first)."""
+    previous, queue = {start: start}, deque([start])
+    while queue:
+        cell = queue.popleft()
+        for step in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+            near = (cell[0] + step[0], cell[1] + step[1])
+            if near in _FREE and near not in previous:
+                previous[near] = cell
+                queue.append(near)
+    path = [end]
+    while path[-1] != start:
+        path.append(previous[path[-1]])
+    return path[::-1]
+
+
+def _clear(p: np.ndarray, q: np.ndarray) -> bool:
+    """Whether the segment p-q keeps WALL_CLEARANCE from every wall cell."""
+    t = np.linspace(0, 1, int(np.linalg.norm(q - p) / 0.25) + 2)[:, None, None]
+    outside = np.maximum(np.abs(p + t * (q - p) - _WALLS) - U_CELL / 2, 0)  # (points, walls, 2)
+    return bool(np.linalg.norm(outside, axis=-1).min() >= WALL_CLEARANCE)
+
+
+def _maze_aim(xy: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    here, there = _cell(xy), _cell(goal)
+    if here not in _FREE or here == there:
+        return goal
+    aim = None
+    for point in [_centre(c) for c in _cell_path(here, there)[1:-1]] + [goal]:
+        if aim is not None and not _clear(xy, point):
+            break
+        aim = point
+    return aim
+
+
+# Each task's controller, made fresh for each rollout (the ant's gait keeps its phase).
 CONTROLLERS = {
-    "fetch-reach": fetch_reach,
-    "fetch-push": fetch_push,
-    "sawyer-push": sawyer_push,
-    "sawyer-bin": sawyer_bin,
+    "fetch-reach": lambda: fetch_reach,
+    "fetch-push": lambda: fetch_push,
+    "sawyer-push": lambda: sawyer_push,
+    "sawyer-bin": lambda: sawyer_bin,
+    "ant-umaze": AntWalker,
 }
