@@ -103,8 +103,9 @@ def test_c_learning_bootstrap_weight_is_clipped_and_carries_no_gradient():
     mean, _ = agent.actor_net(config, 2).apply(
         {"params": state.params["actor"]}, batch.next_observations, batch.random_goals
     )
-    next_sa = jnp.concatenate([batch.next_observations, jnp.clip(mean, -1, 1)], -1)
-    f = agent.q_values(config, state.target["critic"], next_sa, batch.random_goals)
+    f = agent.q_values(
+        config, state.target["critic"], batch.next_observations, jnp.clip(mean, -1, 1), batch.random_goals
+    )
     raw = np.exp(np.asarray(f).min(0))  # one weight per row: the ensemble's minimum
     assert (raw > 0.5).any() and (raw < 0.5).any()  # the clip binds for some rows only
     assert float(info["bootstrap_weight"]) == pytest.approx(np.minimum(raw, 0.5).mean(), rel=1e-5)
@@ -155,8 +156,9 @@ def test_awr_loss_matches_hand_computation():
     state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
     batch = _batch(jax.random.PRNGKey(3), n=8, with_next=False)
     loss, info = agent.actor_loss(config, state.params, batch, jax.random.PRNGKey(0))
-    sa = jnp.concatenate([batch.observations, batch.actions], -1)
-    q = np.asarray(agent.q_values(config, state.params["critic"], sa, batch.actor_goals)).min(0)
+    q = np.asarray(
+        agent.q_values(config, state.params["critic"], batch.observations, batch.actions, batch.actor_goals)
+    ).min(0)
     v = np.asarray(agent._v(config, state.params["value"], batch))
     mean, log_std = agent.actor_net(config, 2).apply(
         {"params": state.params["actor"]}, batch.observations, batch.actor_goals
@@ -191,9 +193,9 @@ def test_representation_normalisations_bound_the_logits(repr_norm):
     config = CRLConfig(batch_size=8, hidden=(8,), latent_dim=4, repr_norm=repr_norm, learned_temperature=True)
     state = agent.init(jax.random.PRNGKey(0), config, obs_dim=2, action_dim=2)
     batch = _batch(jax.random.PRNGKey(6), n=8, with_next=False)
-    sa = jnp.concatenate([batch.observations * 100, batch.actions], -1)
-    phi, psi, _ = agent._encode(config, state.params["critic"], sa, batch.critic_goals * 100)
-    logits = agent.pairwise(config, state.params["critic"], sa, batch.critic_goals * 100)
+    obs, goals = batch.observations * 100, batch.critic_goals * 100
+    phi, psi, _ = agent._encode(config, state.params["critic"], obs, batch.actions, goals)
+    logits = agent.pairwise(config, state.params["critic"], obs, batch.actions, goals)
     if repr_norm == "l2":  # length sqrt(d): the logits are sqrt(d) cos(phi, psi), not cos / sqrt(d)
         np.testing.assert_allclose(jnp.linalg.norm(phi, axis=-1), 2.0, rtol=1e-5)
         np.testing.assert_allclose(jnp.linalg.norm(psi, axis=-1), 2.0, rtol=1e-5)

@@ -79,3 +79,35 @@ def test_point_images_show_the_point_where_it_is_and_the_walls_of_the_map():
     batch = jax.vmap(lambda p: render(u, p))(jnp.array([[0.5, 0.5], [8.5, 2.5]]))
     assert tuple(batch[0, 3, 3]) == POINT and tuple(batch[1, 3, 3]) == FLOOR
     assert tuple(batch[1, 30, 3]) == WALL  # cell (4, 0) is a wall
+
+
+def test_crl_with_a_cnn_encoder_updates_from_image_observations_and_goals():
+    """The encoder is injected: the same update trains each network's own CNN from uint8 frames, the
+    critic's CNNs by the critic loss only (the actor sees the critic through stop_gradient)."""
+    from crl.agents import crl
+    from crl.config import CRLConfig
+    from crl.data.sampling import Batch
+
+    config = CRLConfig(batch_size=4, hidden=(16,), latent_dim=8, encoder="nature")
+    state = crl.init(jax.random.PRNGKey(0), config, (64, 64, 3), 2)
+    assert {"obs_encoder", "goal_encoder", "phi", "psi"} <= set(state.params["critic"])
+    assert "encoder" in state.params["actor"]
+    rng = np.random.default_rng(5)
+    frames = jnp.asarray(rng.integers(0, 256, (3, 4, 64, 64, 3), dtype=np.uint8))
+    batch = Batch(frames[0], jnp.asarray(rng.uniform(-1, 1, (4, 2)), jnp.float32), frames[1], frames[2])
+    critic_grads = jax.grad(
+        lambda p: crl.critic_loss(config, p, state.target, batch, jax.random.PRNGKey(1))[0]
+    )(state.params)
+    actor_grads = jax.grad(lambda p: crl.actor_loss(config, p, batch, jax.random.PRNGKey(2))[0])(state.params)
+
+    def moved(tree):
+        return any(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(tree))
+
+    assert moved(critic_grads["critic"]["obs_encoder"]) and moved(critic_grads["critic"]["goal_encoder"])
+    assert moved(actor_grads["actor"]["encoder"]) and not moved(actor_grads["critic"])
+    new, info = jax.jit(crl.update, static_argnums=2)(state, batch, config)
+    assert all(np.isfinite(float(v)) for v in info.values())
+    assert not np.array_equal(
+        new.params["critic"]["obs_encoder"]["Conv_0"]["kernel"],
+        state.params["critic"]["obs_encoder"]["Conv_0"]["kernel"],
+    )

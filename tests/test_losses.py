@@ -78,8 +78,7 @@ def test_actor_loss_is_normalised_ddpg_plus_gaussian_bc():
     loss, info = agent.actor_loss(config, state.params, batch, jax.random.PRNGKey(0))
 
     mean, _ = agent.actor_net(config, 2).apply({"params": state.params["actor"]}, obs, goals)
-    state_action = jnp.concatenate([obs, jnp.clip(mean, -1, 1)], -1)
-    q_each = agent.q_values(config, state.params["critic"], state_action, goals)
+    q_each = agent.q_values(config, state.params["critic"], obs, jnp.clip(mean, -1, 1), goals)
     q = np.minimum(np.asarray(q_each[0]), np.asarray(q_each[1]))
     q_loss = -q.mean() / (np.abs(q).mean() + 1e-6)
     nll = 0.5 * np.sum((np.asarray(mean) - np.asarray(actions)) ** 2, -1) + math.log(2 * math.pi)
@@ -102,9 +101,8 @@ def test_each_network_is_trained_by_its_own_loss_only():
     for a, b in zip(jax.tree.leaves(total["actor"]), jax.tree.leaves(actor_only["actor"]), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     # The actor's objective does depend on the critic's parameters: only the stop_gradient keeps them apart.
-    sa = jnp.concatenate([batch.observations, batch.actions], -1)
-    q_grad = jax.grad(lambda c: agent.q_values(config, c, sa, batch.actor_goals).sum())(
-        state.params["critic"]
-    )
+    q_grad = jax.grad(
+        lambda c: agent.q_values(config, c, batch.observations, batch.actions, batch.actor_goals).sum()
+    )(state.params["critic"])
     assert any(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(q_grad))
     assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(actor_only["critic"]))

@@ -103,18 +103,18 @@ def test_the_filter_keeps_random_actions_and_goal_independent_rows_and_drops_the
 def test_a_dropped_row_adds_nothing_to_the_critic_loss(collected):
     config, state, replay, _ = collected
     batch = _batch(replay, config, key=1)
-    state_action = jnp.concatenate([batch.observations, batch.actions], -1)
-    weights = jnp.zeros(len(state_action)).at[::2].set(1.0)
+    obs = batch.observations
+    weights = jnp.zeros(len(obs)).at[::2].set(1.0)
 
-    def loss(sa):
+    def loss(obs):
         return crl.contrastive_loss(
-            config, state.params["critic"], sa, batch.critic_goals, row_weights=weights
+            config, state.params["critic"], obs, batch.actions, batch.critic_goals, row_weights=weights
         )[0]
 
-    moved_dropped = state_action.at[1].add(5.0)  # row 1 has weight 0
-    moved_kept = state_action.at[0].add(5.0)
-    assert float(loss(moved_dropped)) == float(loss(state_action))
-    assert float(loss(moved_kept)) != float(loss(state_action))
+    moved_dropped = obs.at[1].add(5.0)  # row 1 has weight 0
+    moved_kept = obs.at[0].add(5.0)
+    assert float(loss(moved_dropped)) == float(loss(obs))
+    assert float(loss(moved_kept)) != float(loss(obs))
 
 
 def test_an_update_with_an_infinite_epsilon_is_the_plain_update(collected):

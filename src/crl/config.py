@@ -28,6 +28,9 @@ class CRLConfig:
     """LayerNorm after each hidden layer of the critic's encoders."""
     activation: Literal["gelu", "relu"] = "gelu"
     """Hidden-layer activation of the critic and actor (the CRL paper's networks use ReLU)."""
+    encoder: Literal["identity", "nature", "impala-small"] = "identity"
+    """What maps observations and goals to features before the networks (crl.encoders): identity for
+    states; for 64x64 images the CNN of Mnih et al. (the CRL paper's) or OGBench's small IMPALA."""
     ensemble: int = 2
     """Critic ensemble size; the actor maximises the minimum over members."""
     lr: float = 3e-4
@@ -200,6 +203,8 @@ class MRCRLConfig(CRLConfig):
             raise CrlError("mrcrl supports --agent.critic nce or cpc and --agent.actor-loss ddpgbc only")
         if self.relabel_filter is not None:
             raise CrlError("mrcrl has no filtered relabelling: drop --agent.relabel-filter")
+        if self.encoder != "identity":
+            raise CrlError("mrcrl encodes states only: drop --agent.encoder (images need crl)")
         if self.variant not in MRCRL_VARIANTS:
             raise CrlError(
                 f"--agent.variant must be one of {', '.join(MRCRL_VARIANTS)}, got '{self.variant}'"

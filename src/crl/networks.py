@@ -1,4 +1,5 @@
-"""Networks: MLPs, the contrastive critic's two encoders (as an ensemble), the goal-conditioned actor."""
+"""Networks: MLPs, the contrastive critic's two encoders (as an ensemble), the goal-conditioned actor.
+Observation encoders (identity, CNNs) come from crl.encoders, by name."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from crl.encoders import ENCODERS
 
 
 def _init(scale: float = 1.0) -> nn.initializers.Initializer:
@@ -36,9 +39,11 @@ class MLP(nn.Module):
 
 
 class ContrastiveEncoders(nn.Module):
-    """phi(state-action input) and psi(goal input), optionally normalised, and a logit scale.
+    """phi(encoded observation, action) and psi(encoded goal), optionally normalised, and a logit scale.
 
-    Callers build the inputs: CRL feeds [s, a] and g; MR-CRL adds its encoders' features.
+    `encoder` (crl.encoders: identity for states, a CNN for images) turns the observation and the goal
+    into features before the action joins; each side has its own. Callers whose inputs are already
+    features (MR-CRL's [s, a, z_s, z_sa]) pass them as `obs` with `actions=None` and the identity.
     Returns (phi, psi, log_scale); log_scale is a learned scalar or 0.
     """
 
@@ -49,12 +54,18 @@ class ContrastiveEncoders(nn.Module):
     learned_temperature: bool = False
     activation: str = "gelu"
     dtype: jnp.dtype = jnp.float32
+    encoder: str = "identity"
 
     @nn.compact
-    def __call__(self, state_action: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    def __call__(
+        self, obs: jax.Array, actions: jax.Array | None, goals: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        features = ENCODERS[self.encoder](name="obs_encoder")(obs)
+        state_action = features if actions is None else jnp.concatenate([features, actions], -1)
+        goal_features = ENCODERS[self.encoder](name="goal_encoder")(goals)
         mlp = dict(layer_norm=self.layer_norm, activation=self.activation, dtype=self.dtype)
         phi = MLP(self.hidden, self.latent_dim, **mlp, name="phi")(state_action)
-        psi = MLP(self.hidden, self.latent_dim, **mlp, name="psi")(goals)
+        psi = MLP(self.hidden, self.latent_dim, **mlp, name="psi")(goal_features)
         if self.repr_norm == "l2":  # length sqrt(d), so the dot energy phi . psi / sqrt(d) = sqrt(d) cos
             phi, psi = _length_sqrt_d(phi), _length_sqrt_d(psi)
         elif self.repr_norm == "tanh":
@@ -84,7 +95,8 @@ def ensemble(module: type[nn.Module], size: int) -> type[nn.Module]:
 class Actor(nn.Module):
     """pi(s, g): the Gaussian's mean (unsquashed: callers clip it to the action box, as OGBench does, or
     squash it with tanh) and its log-std: 0 (std 1) without `learned_std`; with it, a learned head
-    clipped to [-5, 2], or with `softplus_std` std = softplus(head) + 1e-6 (the CRL paper's actor)."""
+    clipped to [-5, 2], or with `softplus_std` std = softplus(head) + 1e-6 (the CRL paper's actor).
+    One `encoder` (crl.encoders) maps both the observation and the goal to features."""
 
     hidden: Sequence[int]
     action_dim: int
@@ -92,10 +104,12 @@ class Actor(nn.Module):
     activation: str = "gelu"
     dtype: jnp.dtype = jnp.float32
     softplus_std: bool = False
+    encoder: str = "identity"
 
     @nn.compact
     def __call__(self, obs: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array]:
-        features = jnp.concatenate([obs, goals], -1)
+        encoder = ENCODERS[self.encoder](name="encoder")
+        features = jnp.concatenate([encoder(obs), encoder(goals)], -1)
         for width in self.hidden:
             dense = nn.Dense(width, kernel_init=_init(), dtype=self.dtype)
             features = ACTIVATIONS[self.activation](dense(features))

@@ -46,14 +46,14 @@ class TrainState(flax.struct.PyTreeNode):
 def critic_net(config: CRLConfig, size: int | None = None):
     return ensemble(ContrastiveEncoders, size or config.ensemble)(
         config.hidden, config.latent_dim, config.layer_norm, config.repr_norm, config.learned_temperature,
-        config.activation, config.compute_dtype,
+        config.activation, config.compute_dtype, config.encoder,
     )  # fmt: skip
 
 
 def actor_net(config: CRLConfig, action_dim: int) -> Actor:
     return Actor(
         config.hidden, action_dim, config.actor_loss == "sac", config.activation, config.compute_dtype,
-        softplus_std=config.actor == "tanh-gaussian",
+        softplus_std=config.actor == "tanh-gaussian", encoder=config.encoder,
     )  # fmt: skip
 
 
@@ -77,51 +77,61 @@ def optimizer(config: CRLConfig) -> optax.GradientTransformation:
 
 
 def init(
-    key: jax.Array, config: CRLConfig, obs_dim: int, action_dim: int, goal_dim: int | None = None
+    key: jax.Array,
+    config: CRLConfig,
+    obs_dim: int | tuple[int, ...],
+    action_dim: int,
+    goal_dim: int | tuple[int, ...] | None = None,
 ) -> TrainState:
-    """Fresh networks; goals are `goal_dim` long (default: states, as relabelled future states are)."""
+    """Fresh networks for observations of `obs_dim` numbers (or of that shape: images are (H, W, C) uint8);
+    goals are `goal_dim` (default: like observations, as relabelled future states are)."""
     k_critic, k_actor, k_value, k_state = jax.random.split(key, 4)
-    obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))
-    goal = jnp.zeros((1, goal_dim or obs_dim))
+    obs, act = _example(obs_dim), jnp.zeros((1, action_dim))
+    goal = _example(goal_dim or obs_dim)
     params = {
-        "critic": critic_net(config).init(k_critic, jnp.concatenate([obs, act], -1), goal)["params"],
+        "critic": critic_net(config).init(k_critic, obs, act, goal)["params"],
         "actor": actor_net(config, action_dim).init(k_actor, obs, goal)["params"],
     }
     if config.actor_loss == "awr":
-        params["value"] = critic_net(config, 1).init(k_value, obs, goal)["params"]
+        params["value"] = critic_net(config, 1).init(k_value, obs, None, goal)["params"]
     if config.actor_loss == "sac":
         params["log_alpha"] = jnp.zeros(())
     target = {"critic": jax.tree.map(jnp.copy, params["critic"])} if config.bootstraps else {}
     return TrainState(params, optimizer(config).init(params), k_state, jnp.zeros((), jnp.int32), target)
 
 
+def _example(shape: int | tuple[int, ...]) -> jax.Array:
+    """A batch of one zero input of `shape`: images (three axes) as uint8, as they are stored."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return jnp.zeros((1, *shape), jnp.uint8 if len(shape) == 3 else jnp.float32)
+
+
 # --- Critic ---------------------------------------------------------------------------------------
 
 
-def _encode(
-    config: CRLConfig, critic_params, state_action: jax.Array, goals: jax.Array, size: int | None = None
-):
-    return critic_net(config, size).apply({"params": critic_params}, state_action, goals)
+def _encode(config: CRLConfig, critic_params, obs, actions, goals, size: int | None = None):
+    """(phi, psi, log_scale) of observations (with actions; None for V) and goals."""
+    return critic_net(config, size).apply({"params": critic_params}, obs, actions, goals)
 
 
-def pairwise(config: CRLConfig, critic_params, state_action, goals, size: int | None = None) -> jax.Array:
+def pairwise(config: CRLConfig, critic_params, obs, actions, goals, size: int | None = None) -> jax.Array:
     """(E, B, B) logits of every state-action input against every goal input."""
-    phi, psi, log_scale = _encode(config, critic_params, state_action, goals, size)
+    phi, psi, log_scale = _encode(config, critic_params, obs, actions, goals, size)
     return jnp.exp(log_scale)[:, None, None] * critic_logits(phi, psi, config.energy)
 
 
-def q_values(config: CRLConfig, critic_params, state_action: jax.Array, goals: jax.Array) -> jax.Array:
-    """f for matching rows, one per ensemble member: (E, B)."""
-    phi, psi, log_scale = _encode(config, critic_params, state_action, goals)
+def q_values(config: CRLConfig, critic_params, obs, actions, goals) -> jax.Array:
+    """f(s, a, g) for matching rows, one per ensemble member: (E, B)."""
+    phi, psi, log_scale = _encode(config, critic_params, obs, actions, goals)
     return jnp.exp(log_scale)[:, None] * paired_logits(phi, psi, config.energy)
 
 
 def contrastive_loss(
-    config: CRLConfig, critic_params, state_action, goals, size: int | None = None, row_weights=None
+    config: CRLConfig, critic_params, obs, actions, goals, size: int | None = None, row_weights=None
 ):
     """NCE-binary or CPC over the B x B matrix of every state-action input against every goal input;
     `row_weights` (B,) weigh the rows (filtered relabelling)."""
-    logits = pairwise(config, critic_params, state_action, goals, size)
+    logits = pairwise(config, critic_params, obs, actions, goals, size)
     if config.critic == "cpc":
         loss = cpc_loss(logits, config.cpc_logsumexp_coef, row_weights)
     else:
@@ -184,8 +194,9 @@ def bootstrap_weight(
         if config.actor_loss == "sac"
         else to_action(config, mean)
     )
-    next_sa = jnp.concatenate([batch.next_observations, next_action], -1)
-    f_next = jnp.min(q_values(config, target_critic, next_sa, batch.random_goals), 0)
+    f_next = jnp.min(
+        q_values(config, target_critic, batch.next_observations, next_action, batch.random_goals), 0
+    )
     return jax.lax.stop_gradient(jnp.clip(jnp.exp(f_next), 0.0, config.c_learning_clip))
 
 
@@ -196,13 +207,13 @@ def c_learning_critic_loss(
     k_positives, k_action = jax.random.split(key)
     mixed = config.critic == "nce+c-learning"
     positives = next_or_future(k_positives, batch, config.discount) if mixed else batch.next_goals
-    state_action = jnp.concatenate([batch.observations, batch.actions], -1)
-    pos = q_values(config, critic_params, state_action, positives)
-    rand = q_values(config, critic_params, state_action, batch.random_goals)
+    obs, actions = batch.observations, batch.actions
+    pos = q_values(config, critic_params, obs, actions, positives)
+    rand = q_values(config, critic_params, obs, actions, batch.random_goals)
     weight = bootstrap_weight(config, target_critic, actor_params, batch, k_action)
     loss = c_learning_loss(pos, rand, weight, config.discount, mixed)
     # Diagnostics on the B x B matrix against each row's positive, comparable with the NCE critic's.
-    info = contrastive_metrics(pairwise(config, critic_params, state_action, positives))
+    info = contrastive_metrics(pairwise(config, critic_params, obs, actions, positives))
     return loss, {"loss": loss, "bootstrap_weight": jnp.mean(weight), **info}
 
 
@@ -212,9 +223,10 @@ def critic_loss(
     if config.bootstraps:
         actor = jax.lax.stop_gradient(params["actor"])
         return c_learning_critic_loss(config, params["critic"], target["critic"], actor, batch, key)
-    state_action = jnp.concatenate([batch.observations, batch.actions], -1)
     weights = relabel_weights(config, params["actor"], batch)
-    return contrastive_loss(config, params["critic"], state_action, batch.critic_goals, row_weights=weights)
+    return contrastive_loss(
+        config, params["critic"], batch.observations, batch.actions, batch.critic_goals, row_weights=weights
+    )
 
 
 # --- Actor ----------------------------------------------------------------------------------------
@@ -230,8 +242,7 @@ def ddpg_bc(config: CRLConfig, actor_params, actor_obs, goals, q_fn, batch_actio
 def awr(config: CRLConfig, params: dict, batch: Batch) -> tuple[jax.Array, dict]:
     """Advantage-weighted BC: weights min(exp(alpha (Q - V)), 100) on the data action's log-likelihood."""
     critic, value = jax.lax.stop_gradient(params["critic"]), jax.lax.stop_gradient(params["value"])
-    state_action = jnp.concatenate([batch.observations, batch.actions], -1)
-    q = jnp.min(q_values(config, critic, state_action, batch.actor_goals), 0)
+    q = jnp.min(q_values(config, critic, batch.observations, batch.actions, batch.actor_goals), 0)
     v = _v(config, value, batch)
     adv = q - v
     weight = jnp.minimum(jnp.exp(config.alpha * adv), AWR_MAX_WEIGHT)
@@ -252,7 +263,7 @@ def awr(config: CRLConfig, params: dict, batch: Batch) -> tuple[jax.Array, dict]
 
 
 def _v(config: CRLConfig, value_params, batch: Batch) -> jax.Array:
-    phi, psi, log_scale = _encode(config, value_params, batch.observations, batch.actor_goals, size=1)
+    phi, psi, log_scale = _encode(config, value_params, batch.observations, None, batch.actor_goals, size=1)
     return (jnp.exp(log_scale)[:, None] * paired_logits(phi, psi, config.energy))[0]
 
 
@@ -264,8 +275,7 @@ def sac(config: CRLConfig, params: dict, batch: Batch, key: jax.Array) -> tuple[
     )
     action, log_prob = policy_sample(config, mean, log_std, key)
     critic = jax.lax.stop_gradient(params["critic"])
-    state_action = jnp.concatenate([batch.observations, action], -1)
-    q = jnp.min(q_values(config, critic, state_action, batch.actor_goals), 0)
+    q = jnp.min(q_values(config, critic, batch.observations, action, batch.actor_goals), 0)
     learned = config.entropy == "learned"
     alpha_ent = jnp.exp(params["log_alpha"]) if learned else jnp.zeros(())
     bc = (
@@ -289,7 +299,7 @@ def actor_loss(config: CRLConfig, params: dict, batch: Batch, key: jax.Array) ->
     critic = jax.lax.stop_gradient(params["critic"])
 
     def q_fn(actions):
-        return q_values(config, critic, jnp.concatenate([batch.observations, actions], -1), batch.actor_goals)
+        return q_values(config, critic, batch.observations, actions, batch.actor_goals)
 
     return ddpg_bc(config, params["actor"], batch.observations, batch.actor_goals, q_fn, batch.actions)
 

@@ -159,7 +159,7 @@ def encoder_loss(
 def critic_loss(config: MRCRLConfig, critic_params, target: dict, batch: Batch) -> tuple[jax.Array, dict]:
     state_action = state_action_input(config, target, batch.observations, batch.actions)
     return crl.contrastive_loss(
-        config, critic_params, state_action, goal_input(config, target, batch.critic_goals)
+        config, critic_params, state_action, None, goal_input(config, target, batch.critic_goals)
     )
 
 
@@ -168,7 +168,7 @@ def actor_loss(config: MRCRLConfig, actor_params, critic_params, target: dict, b
 
     def q_fn(actions):
         state_action = state_action_input(config, target, batch.observations, actions)
-        return crl.q_values(config, critic_params, state_action, goals)
+        return crl.q_values(config, critic_params, state_action, None, goals)
 
     obs = actor_input(config, target, batch.observations)
     return crl.ddpg_bc(config, actor_params, obs, batch.actor_goals, q_fn, batch.actions)
@@ -198,7 +198,7 @@ def init(
     critic_in = state_action_input(config, enc, obs, act)
     params = {
         "encoder": enc,
-        "critic": crl.critic_net(config).init(keys["critic"], critic_in, goal_input(config, enc, obs))[
+        "critic": crl.critic_net(config).init(keys["critic"], critic_in, None, goal_input(config, enc, obs))[
             "params"
         ],
         "actor": crl.actor_net(config, action_dim).init(keys["actor"], actor_input(config, enc, obs), obs)[
