@@ -111,3 +111,22 @@ def test_crl_with_a_cnn_encoder_updates_from_image_observations_and_goals():
         new.params["critic"]["obs_encoder"]["Conv_0"]["kernel"],
         state.params["critic"]["obs_encoder"]["Conv_0"]["kernel"],
     )
+
+
+def test_an_image_encoder_on_state_observations_is_one_line(tmp_path, capsys):
+    from crl.cli import main
+
+    args = [
+        "train",
+        "--env",
+        "point-small",
+        "--agent.encoder",
+        "nature",
+        "--run-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--agent.encoder nature reads images, but these observations are 2 numbers" in err
+    assert len(err.strip().splitlines()) == 1

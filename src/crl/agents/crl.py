@@ -30,6 +30,7 @@ from crl.agents.losses import (
 )
 from crl.config import CRLConfig
 from crl.data.sampling import Batch, DeviceData, sample_batch
+from crl.errors import CrlError
 from crl.networks import Actor, ContrastiveEncoders, ensemble, gaussian_log_prob
 
 AWR_MAX_WEIGHT = 100.0
@@ -85,6 +86,11 @@ def init(
 ) -> TrainState:
     """Fresh networks for observations of `obs_dim` numbers (or of that shape: images are (H, W, C) uint8);
     goals are `goal_dim` (default: like observations, as relabelled future states are)."""
+    if config.encoder != "identity" and isinstance(obs_dim, int):
+        raise CrlError(
+            f"--agent.encoder {config.encoder} reads images, but these observations are {obs_dim} numbers: "
+            "drop --agent.encoder (identity is for states)"
+        )
     k_critic, k_actor, k_value, k_state = jax.random.split(key, 4)
     obs, act = _example(obs_dim), jnp.zeros((1, action_dim))
     goal = _example(goal_dim or obs_dim)
@@ -320,7 +326,7 @@ def total_loss(
         config.actor_loss == "awr"
     ):  # V(s, g) = phi(s) . psi(g), the same contrastive objective without actions
         v_loss, v_info = contrastive_loss(
-            config, params["value"], batch.observations, batch.critic_goals, size=1
+            config, params["value"], batch.observations, None, batch.critic_goals, size=1
         )
         loss, info = loss + v_loss, {**info, **prefixed("value", v_info)}
     return loss, info

@@ -1,0 +1,109 @@
+"""Image observations: CRL updates/s with each CNN encoder, point-maze frames rendered per second in JAX,
+and the memory of a 1M-frame buffer; written to BENCHMARKS.md.
+
+python benchmarks/images.py [--runs nature:256 impala-small:256] [--updates 5]
+
+The update is `crl.agents.crl.update` (the one every run takes) with the crl-paper-online agent (Table 2:
+2 x 256 hidden, representation 64, one critic, the SAC actor) and `--agent.encoder` set, on a fixed batch
+of random 64x64x3 uint8 frames: sampling from an image buffer is not in the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import os
+import platform
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from report import BENCHMARKS, write_section
+
+from crl.agents import crl
+from crl.data.images import frames_nbytes
+from crl.data.sampling import Batch
+from crl.envs.point import point_maze
+from crl.envs.point_images import render
+from crl.presets import preset_config
+
+SECTION = "## Image observations"
+SHAPE = (64, 64, 3)
+
+
+def _timed(fn, *args, repeats: int = 3) -> float:
+    """Median seconds of `fn(*args)` over `repeats` runs, after one untimed (compiling) run."""
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def update_rate(encoder: str, batch_size: int, updates: int) -> float:
+    base = preset_config("crl-paper-online", None, "crl", env="point-spiral11x11").agent
+    config = dataclasses.replace(base, encoder=encoder, batch_size=batch_size)
+    state = crl.init(jax.random.PRNGKey(0), config, SHAPE, 2)
+    rng = np.random.default_rng(0)
+    frames = jnp.asarray(rng.integers(0, 256, (5, batch_size, *SHAPE), dtype=np.uint8))
+    actions = jnp.asarray(rng.uniform(-1, 1, (batch_size, 2)), jnp.float32)
+    batch = Batch(frames[0], actions, frames[1], frames[2], frames[3], frames[4], frames[1])
+
+    @jax.jit
+    def chunk(state):
+        return jax.lax.scan(lambda s, _: (crl.update(s, batch, config)[0], None), state, None, updates)[0]
+
+    return updates / _timed(chunk, state)
+
+
+def render_rate(frames: int = 4096) -> float:
+    maze = point_maze("spiral11x11")
+    positions = jax.random.uniform(jax.random.PRNGKey(0), (frames, 2), maxval=11.0)
+    draw = jax.jit(jax.vmap(lambda p: render(maze, p)))
+    return frames / _timed(draw, positions, repeats=5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="+", default=["nature:256", "impala-small:256"], help="ENCODER:BATCH")
+    parser.add_argument("--updates", type=int, default=5, help="updates per timed chunk")
+    args = parser.parse_args()
+    rows = []
+    for run in args.runs:
+        name, batch = run.split(":")
+        rate = update_rate(name, int(batch), args.updates)
+        rows.append(f"| {name} | {batch} | {rate:.3g} | {1 / rate:.3g} |")
+        print(rows[-1], flush=True)
+    device = jax.devices()[0].device_kind
+    lines = [
+        SECTION,
+        "",
+        f"Produced by `python benchmarks/images.py --runs {' '.join(args.runs)} --updates {args.updates}` on "
+        f"{datetime.date.today()}. Machine: {platform.machine()}, {os.cpu_count()} CPU cores, JAX device: "
+        f"{device}; jax {jax.__version__}. Medians of 3 timed chunks after one compiling chunk.",
+        "",
+        "CRL updates per second from 64x64x3 frames, the crl-paper-online agent "
+        "(Table 2) with the encoder named (each of the critic's two inputs and the actor have their own "
+        "CNN); a fixed batch, so sampling is not included:",
+        "",
+        "| encoder | batch | updates/s | s/update |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        f"Point-maze frames drawn in JAX (spiral11x11, 4,096 positions in one jitted batch): "
+        f"{render_rate():,.0f} frames/s.",
+        "",
+        f"Memory: 1M frames of 64x64x3 uint8 take {frames_nbytes(1_000_000) / 1e9:.1f} GB "
+        f"({frames_nbytes(1_000_000) * 4 / 1e9:.0f} GB as float32).",
+    ]
+    write_section(BENCHMARKS, SECTION, "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
