@@ -10,16 +10,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 from crl.envs import scripted
 from crl.envs.robots import TASKS, rollout_success
-
-
-def random_actions(action_dim: int, seed: int = 0):
-    """A policy of uniform random actions in the action box."""
-    rng = np.random.default_rng(seed)
-    return lambda states, goals: rng.uniform(-1, 1, (len(states), action_dim))
 
 
 def main() -> None:
@@ -33,7 +25,7 @@ def main() -> None:
     for name in args.tasks:
         task, start = TASKS[name], time.perf_counter()
         solved = rollout_success(task, scripted.CONTROLLERS[name](), args.episodes, args.seed)
-        random = rollout_success(task, random_actions(task.action_dim), args.episodes, args.seed)
+        random = rollout_success(task, scripted.random_actions(task.action_dim), args.episodes, args.seed)
         print(f"| {name} | {solved:.1%} | {random:.1%} | {time.perf_counter() - start:.0f} |", flush=True)
 
 

@@ -76,8 +76,9 @@ ENCODERS: dict[str, type[nn.Module]] = {
 }
 
 
-def make_encoder(name: str) -> nn.Module:
-    """The encoder called `name` (ENCODERS), with its default sizes."""
-    if name not in ENCODERS:
-        raise CrlError(f"unknown encoder {name!r}: choose one of {', '.join(ENCODERS)}")
-    return ENCODERS[name]()
+def make_encoder(encoder: str, **module_args) -> nn.Module:
+    """The encoder called `encoder` (ENCODERS), with its default sizes; `module_args` go to the flax
+    module (its `name` inside a parent)."""
+    if encoder not in ENCODERS:
+        raise CrlError(f"unknown encoder {encoder!r}: choose one of {', '.join(ENCODERS)}")
+    return ENCODERS[encoder](**module_args)

@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from crl.encoders import ENCODERS
+from crl.encoders import make_encoder
 
 
 def _init(scale: float = 1.0) -> nn.initializers.Initializer:
@@ -60,9 +60,9 @@ class ContrastiveEncoders(nn.Module):
     def __call__(
         self, obs: jax.Array, actions: jax.Array | None, goals: jax.Array
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
-        features = ENCODERS[self.encoder](name="obs_encoder")(obs)
+        features = make_encoder(self.encoder, name="obs_encoder")(obs)
         state_action = features if actions is None else jnp.concatenate([features, actions], -1)
-        goal_features = ENCODERS[self.encoder](name="goal_encoder")(goals)
+        goal_features = make_encoder(self.encoder, name="goal_encoder")(goals)
         mlp = dict(layer_norm=self.layer_norm, activation=self.activation, dtype=self.dtype)
         phi = MLP(self.hidden, self.latent_dim, **mlp, name="phi")(state_action)
         psi = MLP(self.hidden, self.latent_dim, **mlp, name="psi")(goal_features)
@@ -108,7 +108,7 @@ class Actor(nn.Module):
 
     @nn.compact
     def __call__(self, obs: jax.Array, goals: jax.Array) -> tuple[jax.Array, jax.Array]:
-        encoder = ENCODERS[self.encoder](name="encoder")
+        encoder = make_encoder(self.encoder, name="encoder")
         features = jnp.concatenate([encoder(obs), encoder(goals)], -1)
         for width in self.hidden:
             dense = nn.Dense(width, kernel_init=_init(), dtype=self.dtype)

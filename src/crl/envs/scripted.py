@@ -184,12 +184,19 @@ def _maze_aim(xy: np.ndarray, goal: np.ndarray) -> np.ndarray:
     here, there = _cell(xy), _cell(goal)
     if here not in _FREE or here == there:
         return goal
-    aim = None
-    for point in [_centre(c) for c in _cell_path(here, there)[1:-1]] + [goal]:
-        if aim is not None and not _clear(xy, point):
+    points = [_centre(c) for c in _cell_path(here, there)[1:-1]] + [goal]
+    aim = points[0]  # the next cell, even when a wall corner is near
+    for point in points[1:]:
+        if not _clear(xy, point):
             break
         aim = point
     return aim
+
+
+def random_actions(action_dim: int, seed: int = 0):
+    """The baseline the controllers are compared with: uniform random actions in the action box."""
+    rng = np.random.default_rng(seed)
+    return lambda states, goals: rng.uniform(-1, 1, (len(states), action_dim))
 
 
 # Each task's controller, made fresh for each rollout (the ant's gait keeps its phase).
