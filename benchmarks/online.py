@@ -85,8 +85,8 @@ def loop_rates(env_name: str, updates: int, repeats: int) -> tuple[float, float]
         carry[2] += updates
         return metrics
 
-    data = to_device(synthetic_dataset(1_000_000, env.obs_dim, env.action_dim))
-    offline = [initial_states(config.agent, [0], env.obs_dim, env.action_dim)]
+    data = to_device(synthetic_dataset(1_000_000, *env.obs_shape, env.action_dim))
+    offline = [initial_states(config.agent, [0], env.obs_shape, env.action_dim)]
 
     def offline_chunk():
         offline[0], metrics = run_chunk(offline[0], data, config.agent, updates)

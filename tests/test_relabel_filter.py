@@ -56,7 +56,7 @@ def collected():
         config, num_envs=3, replay_size=6 * env.episode_length,
         agent=dataclasses.replace(config.agent, batch_size=64, hidden=(32, 32), latent_dim=16),
     )  # fmt: skip
-    state = jax.tree.map(lambda x: x[0], initial_states(config.agent, [0], env.obs_dim, env.action_dim))
+    state = jax.tree.map(lambda x: x[0], initial_states(config.agent, [0], env.obs_shape, env.action_dim))
     step = jax.jit(collect_step, static_argnames=("env", "agent_config", "learned"))
     collector, commanded = init_collector(env, config, 0), []
     for learned in (False, True):

@@ -103,20 +103,18 @@ def _envs(args: Sequence[str]) -> int:
     from crl.envs import make_env, names, on_host
 
     print(
-        f"{'environment':<18} {'steps':>5} {'state':>5} {'goal':>4} {'radius':>6}  source  (radius: success)"
+        f"{'environment':<24} {'steps':>5} {'state':>7} {'goal':>7} {'radius':>6}  source  (radius: success)"
     )
     for name in names():
         env = make_env(name)
         if on_host(env):
-            goal, source = env.goal_dim, f"{env.source} (host; pip extra [robots])"
+            state, goal, source = env.obs_dim, env.goal_dim, f"{env.source} (host; pip extra [robots])"
         else:
             rows, cols = env.walls.shape
-            goal, source = (
-                env.obs_dim,
-                f"JAX point maze, {rows}x{cols} grid, {len(env.free_cells)} free cells",
-            )
-        shape = f"{env.episode_length:>5} {env.obs_dim:>5} {goal:>4} {env.success_radius:>6g}"
-        print(f"{name:<18} {shape}  {source}")
+            state = goal = "x".join(map(str, env.obs_shape))
+            view = "images" if len(env.obs_shape) == 3 else "positions"
+            source = f"JAX point maze, {rows}x{cols} grid, {len(env.free_cells)} free cells, {view}"
+        print(f"{name:<24} {env.episode_length:>5} {state:>7} {goal:>7} {env.success_radius:>6g}  {source}")
     return 0
 
 

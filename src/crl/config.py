@@ -14,6 +14,9 @@ from crl.errors import CrlError
 Precision = Literal["default", "float32", "bf16"]
 
 
+Encoder = Literal["identity", "nature", "impala-small"]
+
+
 @dataclass(frozen=True)
 class CRLConfig:
     """Contrastive RL with the NCE-binary critic and a DDPG+BC actor (OGBench's CRL)."""
@@ -28,9 +31,12 @@ class CRLConfig:
     """LayerNorm after each hidden layer of the critic's encoders."""
     activation: Literal["gelu", "relu"] = "gelu"
     """Hidden-layer activation of the critic and actor (the CRL paper's networks use ReLU)."""
-    encoder: Literal["identity", "nature", "impala-small"] = "identity"
+    encoder: Encoder = "identity"
     """What maps observations and goals to features before the networks (crl.encoders): identity for
     states; for 64x64 images the CNN of Mnih et al. (the CRL paper's) or OGBench's small IMPALA."""
+    augment: float = 0.0
+    """Probability that a minibatch of images is randomly shifted (DrQ: up to 4 pixels each way, each image
+    its own shift; OGBench's visual settings use 0.5). The CRL paper's image runs do not augment."""
     ensemble: int = 2
     """Critic ensemble size; the actor maximises the minimum over members."""
     lr: float = 3e-4
@@ -119,6 +125,7 @@ class CRLConfig:
             raise CrlError("--agent.actor tanh-gaussian needs --agent.actor-loss sac and --agent.alpha 0")
         if self.relabel_filter is not None:
             self._validate_relabel_filter()
+        _check_augment(self)
 
     def _validate_relabel_filter(self) -> None:
         if self.relabel_filter <= 0:
@@ -204,7 +211,7 @@ class MRCRLConfig(CRLConfig):
         if self.relabel_filter is not None:
             raise CrlError("mrcrl has no filtered relabelling: drop --agent.relabel-filter")
         if self.encoder != "identity":
-            raise CrlError("mrcrl encodes states only: drop --agent.encoder (images need crl)")
+            raise CrlError("mrcrl encodes states only: drop --agent.encoder (images need crl or gcbc)")
         if self.variant not in MRCRL_VARIANTS:
             raise CrlError(
                 f"--agent.variant must be one of {', '.join(MRCRL_VARIANTS)}, got '{self.variant}'"
@@ -251,6 +258,11 @@ class GCBCConfig(_CRLViews):
     """Probability that a goal is a uniform future state of the same trajectory."""
     actor_p_randomgoal: float = 0.0
     """Probability that a goal is a random dataset state."""
+    encoder: Encoder = "identity"
+    """What maps observations and goals to features before the actor: identity for states, or a CNN for
+    64x64 images (as for crl)."""
+    augment: float = 0.0
+    """Probability that a minibatch of images is randomly shifted (as for crl)."""
     precision: Precision = "default"
     """Matmul precision: default, float32 or bf16, as for crl (see `crl train --agent crl --help`)."""
     needs_next_observations = False
@@ -258,6 +270,7 @@ class GCBCConfig(_CRLViews):
     def validate(self) -> None:
         _positive(self, "batch_size", "lr")
         _check_goal_probs(self.actor_goal_probs)
+        _check_augment(self)
 
 
 @dataclass(frozen=True)
@@ -423,6 +436,13 @@ class TrainConfig:
                 f"--random-steps {self.random_steps} ends before the first episodes do ({length} steps x "
                 f"{self.num_envs} environments): raise it to at least {first_episodes}"
             )
+
+
+def _check_augment(config) -> None:
+    if not 0.0 <= config.augment <= 1.0:
+        raise CrlError(f"--agent.augment is a probability in [0, 1], got {config.augment}")
+    if config.augment and config.encoder == "identity":
+        raise CrlError("--agent.augment shifts images: add --agent.encoder nature (or impala-small)")
 
 
 def _check_goal_probs(probs: tuple[float, float, float]) -> None:

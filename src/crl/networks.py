@@ -9,7 +9,37 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from crl.data.images import is_image, storage_dtype
 from crl.encoders import make_encoder
+from crl.errors import CrlError
+
+
+def example_input(shape: int | tuple[int, ...]) -> jax.Array:
+    """A batch of one zero input of `shape` (a length, or a shape): images as uint8, as they are stored."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return jnp.zeros((1, *shape), storage_dtype(shape))
+
+
+def states_only(agent: str, *shapes: int | tuple[int, ...] | None) -> None:
+    """One line refusing image inputs to an agent whose networks have no image encoder."""
+    if any(shape is not None and is_image(shape) for shape in shapes):
+        raise CrlError(
+            f"--agent {agent} learns from states only; for image observations use --agent crl or gcbc"
+        )
+
+
+def check_encoder(encoder: str, shape: int | tuple[int, ...]) -> None:
+    """One line when an encoder does not fit the observations: a CNN on states, or none on images."""
+    described = shape if isinstance(shape, int) else "x".join(map(str, shape))
+    if encoder == "identity" and is_image(shape):
+        raise CrlError(
+            f"these observations are {described} images: add --agent.encoder nature (or impala-small)"
+        )
+    if encoder != "identity" and not is_image(shape):
+        raise CrlError(
+            f"--agent.encoder {encoder} reads images, but these observations are {described} numbers: "
+            "drop --agent.encoder (identity is for states)"
+        )
 
 
 def _init(scale: float = 1.0) -> nn.initializers.Initializer:

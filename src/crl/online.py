@@ -12,6 +12,7 @@ training loop in `crl.train` calls it between its logs, checkpoints and evaluati
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -22,6 +23,8 @@ import numpy as np
 
 from crl.agents import agent_module, sample_and_update
 from crl.config import AgentConfig, TrainConfig
+from crl.data.images import storage_dtype
+from crl.data.memory import check_fits, tree_nbytes
 from crl.data.replay import Replay, empty_replay, insert
 from crl.envs import make_env, on_host
 from crl.envs.point import PointMaze
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 
 class Collector(flax.struct.PyTreeNode):
     env_states: object  # the environments' states, batched over num_envs
-    episode_observations: jax.Array  # (num_envs, T + 1, obs_dim): the episodes being collected
+    episode_observations: jax.Array  # (num_envs, T + 1, *obs_shape): the episodes being collected
     episode_actions: jax.Array  # (num_envs, T + 1, action_dim)
     episode_acted: jax.Array  # (num_envs, T + 1) bool: the policy chose the action (not random)
     replay: Replay
@@ -49,14 +52,26 @@ def init_collector(env: PointMaze, config: TrainConfig, seed: int) -> Collector:
     episode = (config.num_envs, env.episode_length + 1)
     return Collector(
         env_states=jax.vmap(env.reset)(jax.random.split(k_reset, config.num_envs)),
-        episode_observations=jnp.zeros((*episode, env.obs_dim), jnp.float32),
+        episode_observations=jnp.zeros((*episode, *env.obs_shape), storage_dtype(env.obs_shape)),
         episode_actions=jnp.zeros((*episode, env.action_dim), jnp.float32),
         episode_acted=jnp.zeros(episode, bool),
-        replay=empty_replay(config.replay_size, env.episode_length, (env.obs_dim,), env.action_dim),
+        replay=empty_replay(config.replay_size, env.episode_length, env.obs_shape, env.action_dim),
         rng=rng,
         env_steps=jnp.zeros((), jnp.int32),
         episodes=jnp.zeros((), jnp.int32),
         successes=jnp.zeros((), jnp.int32),
+    )
+
+
+def check_replay_fits(make_collector: Callable[[], object], config: TrainConfig, seeds: int) -> None:
+    """One line, before any allocation, when the seeds' collectors (replays, and the JAX environments'
+    episodes in flight) exceed the device's memory."""
+    collector = jax.eval_shape(make_collector)
+    per_transition = tree_nbytes(collector.replay) / config.replay_size
+    check_fits(
+        seeds * tree_nbytes(collector),
+        f"a replay of {config.replay_size:,} transitions ({per_transition:,.0f} B each) x {seeds} seed(s)",
+        "lower --replay-size or run fewer --seeds",
     )
 
 
@@ -211,7 +226,8 @@ def online_job(config: TrainConfig, seeds: list[int], logs: list) -> Job:
     eval_key = jax.random.PRNGKey(0x5EED)  # the same evaluation episodes for every seed and evaluation
 
     def fresh(seed_list):
-        states = initial_states(agent_config, seed_list, env.obs_dim, env.action_dim)
+        check_replay_fits(lambda: init_collector(env, config, 0), config, len(seed_list))
+        states = initial_states(agent_config, seed_list, env.obs_shape, env.action_dim)
         return states, stack([init_collector(env, config, seed) for seed in seed_list])
 
     def advance(carry, step: int, end: int):

@@ -29,7 +29,7 @@ from crl.config import AgentConfig, TrainConfig
 from crl.data.replay import Replay, empty_replay, insert
 from crl.envs.robots import HostEnvs, RobotTask
 from crl.evaluation import EvalResult
-from crl.online import log_evaluation, rate_counts
+from crl.online import check_replay_fits, log_evaluation, rate_counts
 
 if TYPE_CHECKING:
     from crl.train import Job
@@ -49,7 +49,7 @@ class HostCollector(flax.struct.PyTreeNode):
 def init_collector(task: RobotTask, config: TrainConfig, seed: int) -> HostCollector:
     zero = jnp.zeros((), jnp.int32)
     replay = empty_replay(
-        config.replay_size, task.episode_length, (task.obs_dim,), task.action_dim, task.goal_indices
+        config.replay_size, task.episode_length, task.obs_shape, task.action_dim, task.goal_indices
     )
     return HostCollector(replay, jax.random.fold_in(jax.random.PRNGKey(seed), 0x0E11), zero, zero, zero)
 
@@ -181,6 +181,7 @@ def host_job(config: TrainConfig, task: RobotTask, seeds: list[int], logs: list)
     lazy: dict[str, object] = {}  # simulators, made on first use (evaluating a run needs no training copies)
 
     def fresh(seed_list):
+        check_replay_fits(lambda: init_collector(task, config, 0), config, len(seed_list))
         states = initial_states(agent_config, seed_list, task.obs_dim, task.action_dim, task.goal_dim)
         return states, stack([init_collector(task, config, seed) for seed in seed_list])
 

@@ -90,24 +90,45 @@ def _td3(env: str, **changes) -> TD3Config:
 
 
 def _schedule(env: str, **values) -> dict:
-    """An online run's lengths. A host task collects whole episodes in every copy per round, so its
-    `collect` is num_envs x episode length and the lengths are rounded up to whole rounds."""
+    """An online run's lengths, rounded up to whole rounds of `collect` transitions. A host task collects
+    whole episodes in every copy per round, so its `collect` is num_envs x episode length."""
     from crl.envs import make_env, on_host
 
     task = make_env(env)
-    if not on_host(task):
-        return values
-    collect = values["num_envs"] * task.episode_length
+    if on_host(task):
+        values = values | {"collect": values["num_envs"] * task.episode_length}
+    collect = values["collect"]
     lengths = ("steps", "log_every", "checkpoint_every", "eval_every", "random_steps")
-    return values | {k: -(-values[k] // collect) * collect for k in lengths} | {"collect": collect}
+    return values | {k: -(-values[k] // collect) * collect for k in lengths}
+
+
+def _images(env: str) -> dict:
+    """Table 2's changes for image observations: Mnih et al.'s CNN before the networks, SAC's temperature
+    learned toward entropy -dim(a), and a train-collect interval of 64 transitions (16 for states)."""
+    from crl.data.images import is_image
+    from crl.envs import make_env
+
+    task = make_env(env)
+    if not is_image(task.obs_shape):
+        return {}
+    entropy = {"entropy": "learned", "target_entropy": -float(task.action_dim)}
+    return {"encoder": "nature", **entropy, "collect": 64}
+
+
+def _online_crl(env: str, **changes) -> tuple[CRLConfig, dict]:
+    """The online CRL agent for `env` (with Table 2's image changes where it shows images), and the
+    collection interval."""
+    images = _images(env)
+    collect = images.pop("collect", 16)
+    return CRLConfig(**{**_CRL_TABLE2, **_ONLINE_ACTOR, **changes, **images}), {"collect": collect}
 
 
 def crl_paper_online_env(env: str, agent: str) -> TrainConfig:
     _agents("crl-paper-online", agent, ("crl", "td3her"))
-    config = _td3(env) if agent == "td3her" else CRLConfig(**{**_CRL_TABLE2, **_ONLINE_ACTOR})
+    config, collect = (_td3(env), {"collect": 16}) if agent == "td3her" else _online_crl(env)
     schedule = _schedule(
         env, steps=1_000_000, log_every=10_000, checkpoint_every=50_000, eval_every=50_000,
-        num_envs=4, collect=16, update_ratio=1.0, random_steps=10_000,
+        num_envs=4, update_ratio=1.0, random_steps=10_000, **collect,
     )  # fmt: skip
     return TrainConfig(
         dataset=None, env=env, preset="crl-paper-online", agent=config, eval_episodes=100,
@@ -117,14 +138,15 @@ def crl_paper_online_env(env: str, agent: str) -> TrainConfig:
 
 def quick_env(env: str, agent: str) -> TrainConfig:
     _agents("quick", agent, ("crl", "td3her"))
-    small = dict(batch_size=128, hidden=(128, 128))
+    # Batch 32 on images: each update runs a CNN over 6 x batch frames (21 updates/s on 2 cores at 32).
+    small = dict(batch_size=32 if _images(env) else 128, hidden=(128, 128))
     if agent == "td3her":
-        config = _td3(env, **small)
+        config, collect = _td3(env, **small), {"collect": 16}
     else:
-        config = CRLConfig(**{**_CRL_TABLE2, **_ONLINE_ACTOR, **small, "latent_dim": 32})
+        config, collect = _online_crl(env, **small, latent_dim=32)
     schedule = _schedule(
         env, steps=30_000, log_every=2_000, checkpoint_every=10_000, eval_every=10_000,
-        num_envs=4, collect=16, update_ratio=1.0, random_steps=2_000,
+        num_envs=4, update_ratio=1.0, random_steps=2_000, **collect,
     )  # fmt: skip
     return TrainConfig(
         dataset=None, env=env, preset="quick", agent=config, eval_episodes=100, replay_size=1_000_000,
@@ -181,8 +203,8 @@ PRESETS: dict[str, Preset] = {
         "crl",
         "crl's own: each dataset's OGBench choices (alpha, discount, actor goals) with 2 x 256 networks, "
         "batch 256 and 30k updates, sized for a 2-core CPU (mrcrl: d = 64, H = 5; gcbc: the actor alone). "
-        "Online (--env): the paper's online CRL with 2 x 128 networks, batch 128, 30k environment steps, "
-        "rounded to whole rounds on the robot tasks "
+        "Online (--env): the paper's online CRL with 2 x 128 networks, batch 128 (32 on images), 30k "
+        "environment steps, rounded to whole rounds "
         "(td3her: TD3 + HER at the same sizes).",
         scored_evals=1,
         online=quick_env,

@@ -23,6 +23,7 @@ from crl.agents import agent_module, sample_and_update
 from crl.checkpoint import Checkpoints
 from crl.config import AgentConfig, TrainConfig, agent_name, from_dict, to_dict
 from crl.data import store
+from crl.data.memory import check_fits
 from crl.data.names import data_dir, env_name
 from crl.data.sampling import DeviceData, to_device
 from crl.errors import CrlError, EnvironmentFailure
@@ -71,9 +72,12 @@ def per_seed(fn, *stacked):
     return jax.vmap(fn)(*stacked)
 
 
-def initial_states(config: AgentConfig, seeds, obs_dim: int, action_dim: int, goal_dim: int | None = None):
-    """Fresh train states of `seeds`, stacked on a leading seed axis (the layout run_chunk takes)."""
-    init = agent_module(config).init
+def initial_states(
+    config: AgentConfig, seeds, obs_dim: int | tuple[int, ...], action_dim: int, goal_dim: int | None = None
+):
+    """Fresh train states of `seeds`, stacked on a leading seed axis (the layout run_chunk takes). Built by
+    one compiled program: op by op, a CNN's first forward pass compiles each of its ops (~10 s)."""
+    init = jax.jit(agent_module(config).init, static_argnums=(1, 2, 3, 4))
     return stack([init(jax.random.PRNGKey(seed), config, obs_dim, action_dim, goal_dim) for seed in seeds])
 
 
@@ -255,6 +259,12 @@ def offline_job(config: TrainConfig, seeds: list[int], logs: list[RunLog]) -> Jo
     data = store.load(config.dataset, data_dir(config.data_dir), config.progress)
     agent_config = config.agent.for_run(config.steps)
     with_next = agent_config.needs_next_observations
+    on_device = ("observations", "actions", "terminals", *(("next_observations",) if with_next else ()))
+    check_fits(
+        sum(split[k].nbytes for split in (data.train, data.val) for k in on_device),
+        f"dataset {config.dataset}",
+        "train where the device has more memory (a GPU), or on a smaller dataset",
+    )
     train_data, val_data = to_device(data.train, with_next), to_device(data.val, with_next)
     obs_dim = int(np.prod(data.obs_shape))
 
@@ -404,8 +414,7 @@ def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = Tr
             env_id = env_name(config.dataset)
             obs_shape, action_dim = store.env_spaces(env_id)
             agent_config = config.agent.for_run(config.steps)
-            init = agent_module(agent_config).init
-            template = init(jax.random.PRNGKey(0), agent_config, int(np.prod(obs_shape)), action_dim)
+            template = unstack(initial_states(agent_config, [0], int(np.prod(obs_shape)), action_dim), 0)
             evaluate = partial(run_evaluation, logs, env_id=env_id, seeds=seeds, config=config,
                                agent_config=agent_config, action_dim=action_dim)  # fmt: skip
         carry, step = _restore(checkpoints, template, run_dir)

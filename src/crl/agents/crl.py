@@ -30,8 +30,7 @@ from crl.agents.losses import (
 )
 from crl.config import CRLConfig
 from crl.data.sampling import Batch, DeviceData, sample_batch
-from crl.errors import CrlError
-from crl.networks import Actor, ContrastiveEncoders, ensemble, gaussian_log_prob
+from crl.networks import Actor, ContrastiveEncoders, check_encoder, ensemble, example_input, gaussian_log_prob
 
 AWR_MAX_WEIGHT = 100.0
 
@@ -86,14 +85,10 @@ def init(
 ) -> TrainState:
     """Fresh networks for observations of `obs_dim` numbers (or of that shape: images are (H, W, C) uint8);
     goals are `goal_dim` (default: like observations, as relabelled future states are)."""
-    if config.encoder != "identity" and isinstance(obs_dim, int):
-        raise CrlError(
-            f"--agent.encoder {config.encoder} reads images, but these observations are {obs_dim} numbers: "
-            "drop --agent.encoder (identity is for states)"
-        )
+    check_encoder(config.encoder, obs_dim)
     k_critic, k_actor, k_value, k_state = jax.random.split(key, 4)
-    obs, act = _example(obs_dim), jnp.zeros((1, action_dim))
-    goal = _example(goal_dim or obs_dim)
+    obs, act = example_input(obs_dim), jnp.zeros((1, action_dim))
+    goal = example_input(goal_dim or obs_dim)
     params = {
         "critic": critic_net(config).init(k_critic, obs, act, goal)["params"],
         "actor": actor_net(config, action_dim).init(k_actor, obs, goal)["params"],
@@ -104,12 +99,6 @@ def init(
         params["log_alpha"] = jnp.zeros(())
     target = {"critic": jax.tree.map(jnp.copy, params["critic"])} if config.bootstraps else {}
     return TrainState(params, optimizer(config).init(params), k_state, jnp.zeros((), jnp.int32), target)
-
-
-def _example(shape: int | tuple[int, ...]) -> jax.Array:
-    """A batch of one zero input of `shape`: images (three axes) as uint8, as they are stored."""
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return jnp.zeros((1, *shape), jnp.uint8 if len(shape) == 3 else jnp.float32)
 
 
 # --- Critic ---------------------------------------------------------------------------------------
@@ -338,7 +327,9 @@ def prefixed(prefix: str, info: dict) -> dict:
 
 def draw(key: jax.Array, data: DeviceData, config: CRLConfig) -> Batch:
     truncated = config.critic_goals == "truncated-geometric"
-    return sample_batch(key, data, config.batch_size, config.discount, config.actor_goal_probs, truncated)
+    return sample_batch(
+        key, data, config.batch_size, config.discount, config.actor_goal_probs, truncated, config.augment
+    )
 
 
 def sample(state: TrainState, data: DeviceData, config: CRLConfig) -> Batch:

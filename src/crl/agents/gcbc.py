@@ -11,18 +11,22 @@ import optax
 from crl.agents.crl import TrainState, prefixed
 from crl.config import GCBCConfig
 from crl.data.sampling import Batch, DeviceData, sample_batch
-from crl.networks import Actor, gaussian_log_prob
+from crl.networks import Actor, check_encoder, example_input, gaussian_log_prob
 
 
 def actor_net(config: GCBCConfig, action_dim: int) -> Actor:
-    return Actor(config.hidden, action_dim, activation=config.activation, dtype=config.compute_dtype)
+    return Actor(
+        config.hidden, action_dim, activation=config.activation, dtype=config.compute_dtype,
+        encoder=config.encoder,
+    )  # fmt: skip
 
 
 def init(
     key: jax.Array, config: GCBCConfig, obs_dim: int, action_dim: int, goal_dim: int | None = None
 ) -> TrainState:
     k_actor, k_state = jax.random.split(key)
-    obs, goal = jnp.zeros((1, obs_dim)), jnp.zeros((1, goal_dim or obs_dim))
+    check_encoder(config.encoder, obs_dim)
+    obs, goal = example_input(obs_dim), example_input(goal_dim or obs_dim)
     params = {"actor": actor_net(config, action_dim).init(k_actor, obs, goal)["params"]}
     return TrainState(params, optax.adam(config.lr).init(params), k_state, jnp.zeros((), jnp.int32))
 
@@ -39,7 +43,9 @@ def bc_loss(params: dict, config: GCBCConfig, batch: Batch) -> tuple[jax.Array, 
 
 
 def draw(key: jax.Array, data: DeviceData, config: GCBCConfig) -> Batch:
-    return sample_batch(key, data, config.batch_size, config.discount, config.actor_goal_probs)
+    return sample_batch(
+        key, data, config.batch_size, config.discount, config.actor_goal_probs, augment=config.augment
+    )
 
 
 def sample(state: TrainState, data: DeviceData, config: GCBCConfig) -> Batch:

@@ -21,7 +21,7 @@ from crl.agents import crl
 from crl.config import MRCRLConfig
 from crl.data.sampling import Batch, DeviceData, Segment, batch_at, segments
 from crl.errors import CrlError
-from crl.networks import MLP
+from crl.networks import MLP, example_input, states_only
 
 GROUPS = ("encoder", "critic", "actor")
 
@@ -184,10 +184,11 @@ def optimizer(config: MRCRLConfig) -> optax.GradientTransformation:
 def init(
     key: jax.Array, config: MRCRLConfig, obs_dim: int, action_dim: int, goal_dim: int | None = None
 ) -> MRCRLState:
+    states_only("mrcrl", obs_dim, goal_dim)
     if goal_dim not in (None, obs_dim):
         raise CrlError(f"mrcrl encodes goals as states ({obs_dim} numbers); these goals have {goal_dim}")
     keys = dict(zip(("z1", "z2", "m", "critic", "actor", "state"), jax.random.split(key, 6), strict=True))
-    obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))
+    obs, act = example_input(obs_dim), jnp.zeros((1, action_dim))
     zs = jnp.zeros((1, config.zs_dim))
     nets = encoder_nets(config)
     enc = {

@@ -21,7 +21,7 @@ import optax
 from crl.agents.crl import TrainState, ema, prefixed
 from crl.config import TD3Config
 from crl.data.sampling import Batch, DeviceData, sample_batch
-from crl.networks import MLP, Actor, ensemble
+from crl.networks import MLP, Actor, ensemble, example_input, states_only
 
 
 def critic_net(config: TD3Config):
@@ -39,8 +39,9 @@ def init(
     """Critics, actor and their targets; one Adam state per network ({'critic', 'actor'}), so that the
     actor's moments move only on actor updates. Goals are `goal_dim` long (default: states)."""
     k_critic, k_actor, k_state = jax.random.split(key, 3)
-    obs, act = jnp.zeros((1, obs_dim)), jnp.zeros((1, action_dim))
-    goal = jnp.zeros((1, goal_dim or obs_dim))
+    states_only("td3her", obs_dim, goal_dim)
+    obs, act = example_input(obs_dim), jnp.zeros((1, action_dim))
+    goal = example_input(goal_dim or obs_dim)
     params = {
         "critic": critic_net(config).init(k_critic, jnp.concatenate([obs, act, goal], -1))["params"],
         "actor": actor_net(config, action_dim).init(k_actor, obs, goal)["params"],

@@ -15,6 +15,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from crl.data.images import storage_dtype
+
 
 class Replay(flax.struct.PyTreeNode):
     episode_observations: jax.Array  # (E, T + 1, *obs_shape)
@@ -84,13 +86,13 @@ def empty_replay(
     goal_indices: tuple[int, ...] | None = None,
 ) -> Replay:
     """A buffer of `transitions` // episode_length whole episodes; goals are states, or the state
-    coordinates `goal_indices`."""
+    coordinates `goal_indices`. Image observations (and goals) are stored as uint8."""
     episodes, rows = transitions // episode_length, episode_length + 1
     goal_shape = obs_shape if goal_indices is None else (len(goal_indices),)
     return Replay(
-        jnp.zeros((episodes, rows, *obs_shape), jnp.float32),
+        jnp.zeros((episodes, rows, *obs_shape), storage_dtype(obs_shape)),
         jnp.zeros((episodes, rows, action_dim), jnp.float32),
-        jnp.zeros((episodes, *goal_shape), jnp.float32),
+        jnp.zeros((episodes, *goal_shape), storage_dtype(goal_shape)),
         jnp.zeros((episodes, rows), bool),
         jnp.zeros((), jnp.int32),
         goal_indices,

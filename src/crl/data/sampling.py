@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from crl.data.images import augment_batch
+
 
 class DeviceData(NamedTuple):
     observations: jax.Array  # (N, *obs_shape)
@@ -121,10 +123,15 @@ def sample_batch(
     discount: float,
     actor_goal_probs: tuple[float, float, float],
     truncated: bool = False,
+    augment: float = 0.0,
 ) -> Batch:
-    """A minibatch of (s, a) with geometric-future critic goals and mixture actor goals."""
+    """A minibatch of (s, a) with geometric-future critic goals and mixture actor goals; with `augment`,
+    its images randomly shifted with that probability (`crl.data.images.augment_batch`)."""
+    if augment:
+        key, k_augment = jax.random.split(key)
     k_idx, k_goals = jax.random.split(key)
-    return batch_at(k_goals, data, data.start_rows(k_idx, batch_size), discount, actor_goal_probs, truncated)
+    batch = batch_at(k_goals, data, data.start_rows(k_idx, batch_size), discount, actor_goal_probs, truncated)
+    return augment_batch(k_augment, batch, augment) if augment else batch
 
 
 def batch_at(

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import difflib
 
-from crl.envs.point import MAPS, PointMaze, point_maze
+from crl.envs.point import MAPS, PointMaze
+from crl.envs.point_images import PointMazeImages
 from crl.envs.robots import TASKS, RobotTask
 from crl.errors import CrlError
 
 Env = PointMaze | RobotTask
 
-ENVS: dict[str, str] = {f"point-{name}": name for name in MAPS}
+# Each map twice: observed as its (row, col) position, and as 64x64 top-down images ("-image").
+ENVS: dict[str, PointMaze] = {
+    **{f"point-{name}": PointMaze(name, layout) for name, layout in MAPS.items()},
+    **{f"point-{name}-image": PointMazeImages(name, layout) for name, layout in MAPS.items()},
+}
 
 
 def names() -> list[str]:
@@ -27,7 +32,7 @@ def make_env(name: str) -> Env:
         close = difflib.get_close_matches(name, names(), n=3, cutoff=0.5)
         hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise CrlError(f"unknown environment '{name}': {hint}`crl envs list` names them all")
-    return point_maze(ENVS[name])
+    return ENVS[name]
 
 
 def on_host(env: Env) -> bool:

@@ -105,8 +105,8 @@ class PointMaze:
     success_radius = SUCCESS_RADIUS
 
     @property
-    def obs_dim(self) -> int:
-        return 2
+    def obs_shape(self) -> tuple[int, ...]:
+        return (2,)
 
     @property
     def episode_length(self) -> int:

@@ -55,6 +55,10 @@ class RobotTask:
     goal_indices: tuple[int, ...] | None = None  # state coordinates a relabelled goal keeps (None: all)
 
     @property
+    def obs_shape(self) -> tuple[int, ...]:
+        return (self.obs_dim,)
+
+    @property
     def goal_dim(self) -> int:
         return self.obs_dim if self.goal_indices is None else len(self.goal_indices)
 
