@@ -125,8 +125,9 @@ def test_point_images_show_the_point_where_it_is_and_the_walls_of_the_map():
 
 
 def test_crl_with_a_cnn_encoder_updates_from_image_observations_and_goals():
-    """The encoder is injected: the same update trains each network's own CNN from uint8 frames, the
-    critic's CNNs by the critic loss only (the actor sees the critic through stop_gradient)."""
+    """The encoder is injected: the losses' gradients reach each network's own CNN from uint8 frames, the
+    critic's CNNs from the critic loss only (the actor sees the critic through stop_gradient). The
+    learning test below runs the whole update."""
     from crl.agents import crl
     from crl.config import CRLConfig
     from crl.data.sampling import Batch
@@ -150,12 +151,6 @@ def test_crl_with_a_cnn_encoder_updates_from_image_observations_and_goals():
 
     assert moved(critic_grads["critic"]["obs_encoder"]) and moved(critic_grads["critic"]["goal_encoder"])
     assert moved(actor_grads["actor"]["encoder"]) and not moved(actor_grads["critic"])
-    new, info = jax.jit(crl.update, static_argnums=2)(state, batch, config)
-    assert all(np.isfinite(float(v)) for v in info.values())
-    assert not np.array_equal(
-        new.params["critic"]["obs_encoder"]["Conv_0"]["kernel"],
-        state.params["critic"]["obs_encoder"]["Conv_0"]["kernel"],
-    )
 
 
 def test_an_image_encoder_on_state_observations_is_one_line(tmp_path, capsys):
@@ -292,7 +287,7 @@ def random_success(env, episodes: int) -> float:
 def test_crl_learns_the_image_maze_from_pixels(tmp_path, optimised_programs):
     """CRL with the Nature CNN, from 64x64 frames alone, on point-fourrooms-image (the quick preset:
     batch 32 on images). Full form: 30k environment steps, after which its deterministic policy reaches
-    more goals than uniform random actions. CI's reduced form: 1,024 random steps and 1,280 updates, after
+    more goals than uniform random actions. CI's reduced form: 1,024 random steps and 1,024 updates, after
     which the critic picks each frame's own future frame out of the batch's 32 at three times chance: the
     first thing learnt from pixels (with the point drawn at half its size it stayed at chance;
     crl.envs.point_images)."""
@@ -302,14 +297,14 @@ def test_crl_learns_the_image_maze_from_pixels(tmp_path, optimised_programs):
 
     name = "point-fourrooms-image"
     config = preset_config("quick", None, "crl", env=name)
-    steps, random_steps = (30_016, 2_048) if FULL else (2_304, 1_024)
+    steps, random_steps = (30_016, 2_048) if FULL else (2_048, 1_024)
     config = dataclasses.replace(
         config, steps=steps, random_steps=random_steps, log_every=256, checkpoint_every=steps, eval_every=0,
         eval_episodes=200 if FULL else 0, replay_size=100_000, run_dir=tmp_path, progress=False,
     )  # fmt: skip
     results = train(config)
     accuracy = read_jsonl(tmp_path / "metrics.jsonl")[-1]["critic/categorical_accuracy"]
-    assert accuracy >= 3 / 32, accuracy  # over the last 256 updates; 0.149 here after 1,024
+    assert accuracy >= 3 / 32, accuracy  # over the last 256 updates: 0.149 here (0.043 over the 256 before)
     if FULL:
         random = random_success(make_env(name), 1000)  # 28%
         assert results[0].overall > random + 0.1, (results[0].overall, random)
