@@ -100,6 +100,7 @@ def _envs(args: Sequence[str]) -> int:
     if list(args) != ["list"]:
         print("usage: crl envs list  (the online environments that `crl train --env NAME` takes)")
         return 0 if args and args[0] in ("-h", "--help") else 2
+    from crl.data.images import is_image
     from crl.envs import make_env, names, on_host
 
     print(
@@ -112,7 +113,7 @@ def _envs(args: Sequence[str]) -> int:
         else:
             rows, cols = env.walls.shape
             state = goal = "x".join(map(str, env.obs_shape))
-            view = "images" if len(env.obs_shape) == 3 else "positions"
+            view = "images" if is_image(env.obs_shape) else "positions"
             source = f"JAX point maze, {rows}x{cols} grid, {len(env.free_cells)} free cells, {view}"
         print(f"{name:<24} {env.episode_length:>5} {state:>7} {goal:>7} {env.success_radius:>6g}  {source}")
     return 0

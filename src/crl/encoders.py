@@ -71,9 +71,9 @@ class Conv(nn.Module):
     """A 2D convolution with nn.Conv's parameters (kernel (size, size, C, F), bias), on any leading axes.
 
     On CPU it runs as a matmul of the image's patches with the flattened kernel: XLA's CPU convolution
-    gradients are several times slower than that matmul alone, and inside lax.scan, as training runs them,
-    they keep layouts that fall back to a generic loop (jax-ml/jax#12868): 36x slower at batch 256
-    (benchmarks/images.py). Elsewhere it is XLA's convolution (cuDNN on NVIDIA GPUs)."""
+    gradients are slower than that matmul alone (1.75x at batch 256), and inside lax.scan, as training
+    runs them, they keep layouts that fall back to a generic loop (jax-ml/jax#12868): 36x slower at
+    batch 256 (benchmarks/images.py). Elsewhere it is XLA's convolution (cuDNN on NVIDIA GPUs)."""
 
     features: int
     size: int

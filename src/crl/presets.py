@@ -102,33 +102,39 @@ def _schedule(env: str, **values) -> dict:
     return values | {k: -(-values[k] // collect) * collect for k in lengths}
 
 
-def _images(env: str) -> dict:
-    """Table 2's changes for image observations: Mnih et al.'s CNN before the networks, SAC's temperature
-    learned toward entropy -dim(a), and a train-collect interval of 64 transitions (16 for states)."""
+def _shows_images(env: str) -> bool:
     from crl.data.images import is_image
     from crl.envs import make_env
 
-    task = make_env(env)
-    if not is_image(task.obs_shape):
-        return {}
-    entropy = {"entropy": "learned", "target_entropy": -float(task.action_dim)}
-    return {"encoder": "nature", **entropy, "collect": 64}
+    return is_image(make_env(env).obs_shape)
 
 
-def _online_crl(env: str, **changes) -> tuple[CRLConfig, dict]:
-    """The online CRL agent for `env` (with Table 2's image changes where it shows images), and the
-    collection interval."""
-    images = _images(env)
-    collect = images.pop("collect", 16)
-    return CRLConfig(**{**_CRL_TABLE2, **_ONLINE_ACTOR, **changes, **images}), {"collect": collect}
+def _collect(env: str, agent: str) -> int:
+    """Table 2's train-collect interval: 64 transitions per round on images, 16 on states."""
+    return 64 if agent == "crl" and _shows_images(env) else 16
+
+
+def _online_crl(env: str, **changes) -> CRLConfig:
+    """The online CRL agent for `env`, with Table 2's image changes where it shows images: Mnih et al.'s
+    CNN before the networks, and SAC's temperature learned toward entropy -dim(a)."""
+    from crl.envs import make_env
+
+    images = {}
+    if _shows_images(env):
+        images = {
+            "encoder": "nature",
+            "entropy": "learned",
+            "target_entropy": -float(make_env(env).action_dim),
+        }
+    return CRLConfig(**{**_CRL_TABLE2, **_ONLINE_ACTOR, **changes, **images})
 
 
 def crl_paper_online_env(env: str, agent: str) -> TrainConfig:
     _agents("crl-paper-online", agent, ("crl", "td3her"))
-    config, collect = (_td3(env), {"collect": 16}) if agent == "td3her" else _online_crl(env)
+    config = _td3(env) if agent == "td3her" else _online_crl(env)
     schedule = _schedule(
         env, steps=1_000_000, log_every=10_000, checkpoint_every=50_000, eval_every=50_000,
-        num_envs=4, update_ratio=1.0, random_steps=10_000, **collect,
+        num_envs=4, collect=_collect(env, agent), update_ratio=1.0, random_steps=10_000,
     )  # fmt: skip
     return TrainConfig(
         dataset=None, env=env, preset="crl-paper-online", agent=config, eval_episodes=100,
@@ -139,14 +145,11 @@ def crl_paper_online_env(env: str, agent: str) -> TrainConfig:
 def quick_env(env: str, agent: str) -> TrainConfig:
     _agents("quick", agent, ("crl", "td3her"))
     # Batch 32 on images: each update runs a CNN over 6 x batch frames (21 updates/s on 2 cores at 32).
-    small = dict(batch_size=32 if _images(env) else 128, hidden=(128, 128))
-    if agent == "td3her":
-        config, collect = _td3(env, **small), {"collect": 16}
-    else:
-        config, collect = _online_crl(env, **small, latent_dim=32)
+    small = dict(batch_size=32 if _shows_images(env) else 128, hidden=(128, 128))
+    config = _td3(env, **small) if agent == "td3her" else _online_crl(env, **small, latent_dim=32)
     schedule = _schedule(
         env, steps=30_000, log_every=2_000, checkpoint_every=10_000, eval_every=10_000,
-        num_envs=4, update_ratio=1.0, random_steps=2_000, **collect,
+        num_envs=4, collect=_collect(env, agent), update_ratio=1.0, random_steps=2_000,
     )  # fmt: skip
     return TrainConfig(
         dataset=None, env=env, preset="quick", agent=config, eval_episodes=100, replay_size=1_000_000,
