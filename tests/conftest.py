@@ -20,10 +20,12 @@ DATASET = "pointmaze-medium-navigate-v0"
 
 
 def pytest_configure(config):
-    """One persistent XLA cache for the session, shared with the `crl` processes tests start: the same
-    tiny programs are otherwise compiled again in every process (kill-and-resume, sweeps, the CLI). It
-    starts empty, so each session still compiles everything once."""
-    cache = tempfile.mkdtemp(prefix="crl-test-xla-")
+    """One persistent XLA cache for the session, shared by the xdist workers and the `crl` processes
+    tests start: the same tiny programs are otherwise compiled again in every process (kill-and-resume,
+    sweeps, the CLI, each worker). It starts empty, so each session still compiles everything once.
+    Workers inherit the controller's directory through the environment."""
+    inherited = os.environ.get("JAX_COMPILATION_CACHE_DIR") if hasattr(config, "workerinput") else None
+    cache = inherited or tempfile.mkdtemp(prefix="crl-test-xla-")
     settings = {"jax_compilation_cache_dir": cache, "jax_persistent_cache_min_compile_time_secs": 0,
                 "jax_persistent_cache_min_entry_size_bytes": 0,
                 # Compiling dominates the tests' tiny programs: XLA's cheapest optimisation level cut a
@@ -35,7 +37,8 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    shutil.rmtree(os.environ.get("JAX_COMPILATION_CACHE_DIR", ""), ignore_errors=True)
+    if not hasattr(config, "workerinput"):  # the controller (or a run without workers) made it
+        shutil.rmtree(os.environ.get("JAX_COMPILATION_CACHE_DIR", ""), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -157,20 +157,27 @@ def test_host_runs_collect_whole_episodes_and_name_missing_packages(tmp_path, ca
 
 @pytest.mark.slow
 def test_quick_preset_learns_fetch_reach(tmp_path):
-    """The quick preset on fetch-reach: >= 90% success at 30k environment steps (the full form; 97% here);
-    CI's reduced form stops at 20k steps (46% here) and must clearly beat random actions (17.5% in
-    tests/test_robots.py's 40 episodes). Run as a user runs it, in a `crl` process of its own: the CLI
-    starts JAX with the second CPU device the copies act on (in this process JAX has one)."""
+    """The quick preset on fetch-reach, run as a user runs it, in a `crl` process of its own (the CLI
+    starts JAX with the second CPU device the copies act on; in this process JAX has one). Full form:
+    >= 90% success at 30k environment steps (97% measured). CI's reduced form stops at 6k steps (4k
+    updates), before the policy succeeds (success rises from 20k steps: 46% there), and asserts what is
+    learnt by then: the critic picks each state's own future out of the 256 in its minibatch at least 5x
+    as often as chance (measured: 0.048 = 12x chance; 0.010 after 2k updates)."""
     import subprocess
     import sys
 
-    steps = 30_000 if FULL else 20_000
-    args = ["train", "--env", "fetch-reach", "--env-steps", str(steps), "--eval-every", "0",
-            "--eval-episodes", "50", "--run-dir", str(tmp_path), "--no-progress"]  # fmt: skip
+    steps = 30_000 if FULL else 6_000
+    schedule = ["--env-steps", str(steps), "--eval-every", "0", "--log-every", "1000"]
+    args = ["train", "--env", "fetch-reach", *schedule, "--eval-episodes", "50" if FULL else "0",
+            "--run-dir", str(tmp_path), "--no-progress"]  # fmt: skip
     subprocess.run([sys.executable, "-m", "crl.cli", *args], check=True, capture_output=True)
-    final = read_jsonl(tmp_path / "eval.jsonl")[-1]["overall"]
-    assert final >= (0.9 if FULL else 0.3), final
     assert dataclasses.asdict(read_config(tmp_path))["env"] == "fetch-reach"
+    if FULL:
+        final = read_jsonl(tmp_path / "eval.jsonl")[-1]["overall"]
+        assert final >= 0.9, final
+    else:
+        last = read_jsonl(tmp_path / "metrics.jsonl")[-1]
+        assert last["step"] == steps and last["critic/categorical_accuracy"] >= 5 / 256, last
 
 
 def test_the_success_curve_of_host_runs_is_plotted_against_environment_steps(straight, tmp_path):

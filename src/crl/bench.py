@@ -20,7 +20,7 @@ import numpy as np
 from crl.agents import sample_and_update
 from crl.config import AgentConfig
 from crl.data.dataset import read_npz, to_layout
-from crl.data.generate import write_npz_atomic
+from crl.data.npz import write_npz_atomic
 from crl.data.sampling import DeviceData, to_device
 from crl.data.store import env_spaces
 from crl.presets import preset_config

@@ -266,7 +266,6 @@ def offline_job(config: TrainConfig, seeds: list[int], logs: list[RunLog]) -> Jo
         "train where the device has more memory (a GPU), or on a smaller dataset",
     )
     train_data, val_data = to_device(data.train, with_next), to_device(data.val, with_next)
-    obs_dim = int(np.prod(data.obs_shape))
 
     def advance(states, step: int, end: int):
         tic = time.perf_counter()
@@ -277,8 +276,8 @@ def offline_job(config: TrainConfig, seeds: list[int], logs: list[RunLog]) -> Jo
         return states, metrics | {"updates_per_s": np.full(len(seeds), rate)}
 
     return Job(
-        initial=lambda: initial_states(agent_config, seeds, obs_dim, data.action_dim),
-        template=lambda: unstack(initial_states(agent_config, [0], obs_dim, data.action_dim), 0),
+        initial=lambda: initial_states(agent_config, seeds, data.obs_shape, data.action_dim),
+        template=lambda: unstack(initial_states(agent_config, [0], data.obs_shape, data.action_dim), 0),
         advance=advance,
         evaluate=partial(
             run_evaluation,
@@ -414,7 +413,7 @@ def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = Tr
             env_id = env_name(config.dataset)
             obs_shape, action_dim = store.env_spaces(env_id)
             agent_config = config.agent.for_run(config.steps)
-            template = unstack(initial_states(agent_config, [0], int(np.prod(obs_shape)), action_dim), 0)
+            template = unstack(initial_states(agent_config, [0], obs_shape, action_dim), 0)
             evaluate = partial(run_evaluation, logs, env_id=env_id, seeds=seeds, config=config,
                                agent_config=agent_config, action_dim=action_dim)  # fmt: skip
         carry, step = _restore(checkpoints, template, run_dir)

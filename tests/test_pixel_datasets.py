@@ -1,0 +1,140 @@
+"""OGBench's pixel datasets made locally: frames are what OGBench's visual environment shows, the files
+hold the state dataset's trajectories in OGBench's layout, rendering resumes, and crl trains on them."""
+
+import json
+
+import gymnasium
+import numpy as np
+import ogbench
+import pytest
+
+from crl import evaluation
+from crl.checksums import sha256
+from crl.cli import main
+from crl.data import store
+from crl.data.generate import generate
+from crl.data.npz import write_npz_atomic
+from crl.data.verify import verify
+from crl.data.visual import STATE_KEYS, Renderer, frame_chunks
+from crl.errors import CrlError
+from crl.logs import read_jsonl
+
+PIXELS, STATES = "visual-cube-single-play-v0", "cube-single-play-v0"
+
+
+def _arrays(path):
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def test_frames_are_what_ogbench_visual_environment_shows_at_each_state():
+    """Step OGBench's state and visual scene environments side by side: the physics is the same (colours
+    never enter it), and rendering the stored states, in any order, gives the visual environment's
+    observations exactly; the button states that colour the buttons are part of the state."""
+    state_env, pixel_env = gymnasium.make("scene-v0"), gymnasium.make("visual-scene-v0")
+    np.random.seed(3)  # OGBench noises the start with NumPy's global generator
+    state_env.reset(seed=3)
+    np.random.seed(3)
+    frame, info = pixel_env.reset(seed=3)
+    frames, infos, rng = [frame], [info], np.random.default_rng(0)
+    for _ in range(5):
+        action = rng.uniform(-1, 1, 5)
+        state_info = state_env.step(action)[-1]
+        frame, *_, info = pixel_env.step(action)
+        np.testing.assert_array_equal(state_info["qpos"], info["qpos"])
+        frames.append(frame)
+        infos.append(info)
+    states = {k: np.stack([i[k] for i in infos]) for k in STATE_KEYS}
+    order = np.random.default_rng(1).permutation(len(frames))
+    renderer = Renderer("visual-scene-play-v0")
+    rendered = renderer({k: v[order] for k, v in states.items()})
+    np.testing.assert_array_equal(rendered, np.stack(frames)[order])
+    pressed = {k: v[:1] for k, v in states.items()} | {"button_states": 1 - states["button_states"][:1]}
+    assert not np.array_equal(renderer(pressed), renderer({k: v[:1] for k, v in states.items()}))
+
+
+def test_chunks_are_runs_of_whole_episodes():
+    terminals = np.zeros(10, bool)
+    terminals[[2, 5, 6, 9]] = True  # episodes of 3, 3, 1 and 3 rows
+    assert frame_chunks(terminals, 4) == [(0, 6), (6, 10)]
+    assert frame_chunks(terminals, 1) == [(0, 3), (3, 6), (6, 7), (7, 10)]
+    assert frame_chunks(terminals, 100) == [(0, 10)]
+
+
+def _random_walk(steps: int, episode: int) -> dict[str, np.ndarray]:
+    """A state dataset in OGBench's layout: cube-single under random actions, in episodes of `episode`."""
+    env, rng = gymnasium.make("cube-single-v0"), np.random.default_rng(0)
+    observation, info = env.reset(seed=0)
+    rows: dict[str, list] = {k: [] for k in ("observations", "actions", "qpos", "qvel")}
+    for _ in range(steps):
+        action = rng.uniform(-1, 1, 5).astype(np.float32)
+        for key, value in zip(rows, (observation, action, info["qpos"], info["qvel"]), strict=True):
+            rows[key].append(value)
+        observation, *_, info = env.step(action)
+    arrays = {k: np.asarray(v, np.float32) for k, v in rows.items()}
+    return arrays | {"terminals": np.arange(steps) % episode == episode - 1}
+
+
+@pytest.fixture(scope="module")
+def pixel_dir(tmp_path_factory):
+    """The pixel dataset of a short cube-single state dataset placed as a user places official files (no
+    crl manifest): 24 training rows in two episodes and 8 validation rows. Rendering on a CPU is slow
+    (BENCHMARKS.md, "Rendering pixel datasets"), hence so few. The validation chunk is planted as if an
+    earlier, killed generation had rendered it (all 7s): the generation must keep it."""
+    directory = tmp_path_factory.mktemp("pixels")
+    write_npz_atomic(directory / f"{STATES}.npz", _random_walk(24, 12))
+    write_npz_atomic(directory / f"{STATES}-val.npz", _random_walk(8, 8))
+    parts = directory / f".{PIXELS}.parts" / sha256(directory / f"{STATES}.npz")[:16]
+    parts.mkdir(parents=True)
+    np.save(parts / "split1-row000000000.npy", np.full((8, 64, 64, 3), 7, np.uint8))
+    generate(PIXELS, directory, progress=False)
+    return directory
+
+
+def test_a_pixel_dataset_renders_the_state_datasets_trajectories(pixel_dir):
+    pixels, states = _arrays(pixel_dir / f"{PIXELS}.npz"), _arrays(pixel_dir / f"{STATES}.npz")
+    assert pixels["observations"].shape == (24, 64, 64, 3) and pixels["observations"].dtype == np.uint8
+    assert sorted(pixels) == sorted(states)
+    for key in ("actions", "terminals", "qpos", "qvel"):
+        np.testing.assert_array_equal(pixels[key], states[key], err_msg=key)
+    rows = [0, 13, 23]
+    expected = Renderer(PIXELS)({k: states[k][rows] for k in ("qpos", "qvel")})
+    np.testing.assert_array_equal(pixels["observations"][rows], expected)
+    assert len(np.unique(pixels["observations"].reshape(24, -1), axis=0)) > 12  # the arm moves
+    assert (_arrays(pixel_dir / f"{PIXELS}-val.npz")["observations"] == 7).all()  # the finished chunk kept
+    assert not (pixel_dir / f".{PIXELS}.parts").exists()
+    manifest = json.loads((pixel_dir / f"{PIXELS}.crl.json").read_text())
+    assert manifest["source"]["sha256"][f"{STATES}.npz"] == sha256(pixel_dir / f"{STATES}.npz")
+    assert verify(pixel_dir / f"{PIXELS}.npz")["checksum"] == "matches the crl manifest"
+
+
+def test_pixel_files_load_through_ogbench_and_crl(pixel_dir):
+    env, train, _ = ogbench.make_env_and_datasets(PIXELS, dataset_dir=str(pixel_dir))
+    assert train["observations"].shape == (22, 64, 64, 3) and train["observations"].dtype == np.uint8
+    assert env.observation_space.shape == (64, 64, 3)
+    loaded = store.load(PIXELS, pixel_dir, progress=False)
+    assert loaded.obs_shape == (64, 64, 3) and loaded.train["observations"].dtype == np.uint8
+    np.testing.assert_array_equal(loaded.train["observations"], train["observations"])
+
+
+def test_a_pixel_dataset_refuses_a_state_dataset_made_otherwise(pixel_dir):
+    with pytest.raises(CrlError, match=f"renders {STATES}, which is already in .* --episodes 2"):
+        generate(PIXELS, pixel_dir, episodes=2, progress=False)  # also for files without a manifest
+
+
+def test_crl_trains_offline_on_pixels_and_evaluates_on_goal_images(pixel_dir, tmp_path, monkeypatch):
+    """A CNN agent trains on the pixel dataset and is evaluated by OGBench's protocol in the visual
+    environment, goals given as images; the episodes are cut to 3 steps, since each step renders."""
+    short = [gymnasium.make("visual-cube-single-v0", max_episode_steps=3) for _ in range(5)]
+    monkeypatch.setitem(evaluation._ENV_POOL, "visual-cube-single-v0", short)
+    agent = ["--agent.encoder", "nature", "--agent.augment", "0.5", "--agent.batch-size", "8",
+             "--agent.hidden", "32", "32", "--agent.latent-dim", "8"]  # fmt: skip
+    schedule = ["--steps", "20", "--log-every", "10", "--checkpoint-every", "20", "--eval-every", "0",
+                "--eval-episodes", "1", "--no-progress"]  # fmt: skip
+    where = ["--data-dir", str(pixel_dir), "--run-dir", str(tmp_path)]
+    code = main(["train", "--dataset", PIXELS, *where, *agent, *schedule])
+    assert code == 0
+    metrics = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [10, 20] and all(np.isfinite(m["critic/loss"]) for m in metrics)
+    (result,) = read_jsonl(tmp_path / "eval.jsonl")
+    assert result["step"] == 20 and len(result["tasks"]) == 5
