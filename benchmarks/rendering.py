@@ -29,31 +29,33 @@ from crl.data.visual import STATE_KEYS, state_dataset
 
 SECTION = "## Rendering pixel datasets"
 DATASETS = ("visual-cube-single-play-v0", "visual-scene-play-v0", "visual-puzzle-3x3-play-v0")
-# name -> (llvmpipe threads or None for its default, scene flags turned off, multisamples or None)
+# name -> (llvmpipe threads or None for its default, scene flags turned off, shadow map size or None)
 SETTINGS = {
     "OGBench's": (None, (), None),
     "1 thread": (1, (), None),
+    "1 thread, shadow map 1024 (of 4096)": (1, (), 1024),
+    "1 thread, shadow map 256": (1, (), 256),
     "1 thread, no shadows": (1, ("SHADOW",), None),
     "1 thread, no reflections": (1, ("REFLECTION",), None),
     "1 thread, no skybox": (1, ("SKYBOX",), None),
     "1 thread, none of the three": (1, ("SHADOW", "REFLECTION", "SKYBOX"), None),
-    "1 thread, no multisampling": (1, (), 0),
 }
 
 
 def _render(dataset: str, states: dict, setting: tuple, queue) -> None:
-    threads, off, samples = setting
+    threads, off, shadow_size = setting
     if threads is not None:
         os.environ["LP_NUM_THREADS"] = str(threads)
     import mujoco
 
     from crl.data.visual import Renderer
 
-    renderer = Renderer(dataset)
-    if samples is not None:
-        renderer.env._model.vis.quality.offsamples = samples
-    first = {k: v[:1] for k, v in states.items()}
-    renderer(first)  # creates the GL context and the scene
+    renderer = Renderer(dataset)  # its reset renders: the GL context exists
+    if shadow_size is not None:  # the context allocates the shadow map: make a new one
+        renderer.env._renderer.close()
+        renderer.env._renderer = None
+        renderer.env._model.vis.quality.shadowsize = shadow_size
+    renderer({k: v[:1] for k, v in states.items()})
     for flag in off:
         renderer.env._renderer.scene.flags[getattr(mujoco.mjtRndFlag, f"mjRND_{flag}")] = 0
     tic = time.perf_counter()

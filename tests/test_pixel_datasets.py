@@ -138,3 +138,20 @@ def test_crl_trains_offline_on_pixels_and_evaluates_on_goal_images(pixel_dir, tm
     assert [m["step"] for m in metrics] == [10, 20] and all(np.isfinite(m["critic/loss"]) for m in metrics)
     (result,) = read_jsonl(tmp_path / "eval.jsonl")
     assert result["step"] == 20 and len(result["tasks"]) == 5
+
+
+def test_presets_on_a_pixel_dataset_take_ogbenchs_visual_setting():
+    from crl.presets import preset_config
+
+    paper = preset_config("paper", "visual-cube-single-play-v0", "crl")
+    assert (paper.agent.encoder, paper.agent.augment, paper.agent.batch_size, paper.steps) == (
+        "impala-small",
+        0.5,
+        256,
+        500_000,
+    )
+    assert paper.agent.alpha == preset_config("paper", "cube-single-play-v0", "crl").agent.alpha == 3.0
+    assert preset_config("paper", "visual-antmaze-large-navigate-v0", "crl").agent.alpha == 0.1
+    quick = preset_config("quick", "visual-scene-noisy-v0", "gcbc")
+    assert (quick.agent.encoder, quick.agent.batch_size, quick.agent.augment) == ("nature", 32, 0.5)
+    assert preset_config("quick", "cube-single-play-v0", "crl").agent.encoder == "identity"
