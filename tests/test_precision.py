@@ -2,6 +2,7 @@
 float32 pins exact float32 matmuls; bf16 trains to nearly the default's losses."""
 
 import dataclasses
+import os
 
 import jax
 import numpy as np
@@ -14,6 +15,7 @@ from crl.data.sampling import to_device
 from crl.train import run_chunk, stack
 
 SMALL = dict(batch_size=64, hidden=(64, 64), latent_dim=16)
+FULL = os.environ.get("CRL_TEST_SCALE") == "full"
 
 
 def _train(config, steps=50):
@@ -24,8 +26,14 @@ def _train(config, steps=50):
     return state, jax.device_get(metrics), lowered.as_text()
 
 
-@pytest.mark.parametrize("config", [CRLConfig(**SMALL), MRCRLConfig(**SMALL, encoder_hidden=(64,), zs_dim=16,
-                                    proj_hidden=32, proj_dim=16, horizon=3)])  # fmt: skip
+MRCRL_SMALL = MRCRLConfig(**SMALL, encoder_hidden=(64,), zs_dim=16, proj_hidden=32, proj_dim=16, horizon=3)
+
+
+_IN_FULL = pytest.mark.skipif(not FULL, reason="CRL_TEST_SCALE=full; CI's reduced form: CRL's layers")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", [CRLConfig(**SMALL), pytest.param(MRCRL_SMALL, marks=_IN_FULL)])
 def test_bf16_computes_in_bfloat16_and_keeps_float32_state(config):
     _, ref, ref_text = _train(config)
     state, bf16, text = _train(dataclasses.replace(config, precision="bf16"))

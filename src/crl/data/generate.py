@@ -216,7 +216,8 @@ def _render_pixels(
         return parts / f"split{split}-row{start:09d}.npy"
 
     todo = [(s, a, b) for s, a, b in chunks if not part(s, a).exists()]
-    jobs = [(dataset, {k: sources[s][k][a:b] for k in visual.STATE_KEYS if k in sources[s]}, part(s, a))
+    keys = (*visual.STATE_KEYS, "terminals")
+    jobs = [(dataset, {k: sources[s][k][a:b] for k in keys if k in sources[s]}, part(s, a), workers > 1)
             for s, a, b in todo]  # fmt: skip
     total = sum(len(a["terminals"]) for a in sources)
     done = total - sum(b - a for _, a, b in todo)

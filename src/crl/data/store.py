@@ -12,6 +12,7 @@ import ogbench  # noqa: F401  (registers the environments)
 from crl.data.dataset import check_spaces, read_npz, to_layout
 from crl.data.generate import can_generate, generate, why_not_generated, written_by_crl
 from crl.data.names import check_dataset_name, dataset_paths, env_name
+from crl.data.visual import can_render
 from crl.errors import CrlError
 
 
@@ -26,6 +27,11 @@ class LoadedDataset:
 
 
 def fix_hint(dataset: str, directory: Path) -> str:
+    if can_render(dataset):
+        return (
+            f"render it with `crl data generate {dataset} --data-dir {directory} --workers N` (a few frames/s"
+            " per core on a CPU: BENCHMARKS.md, 'Rendering pixel datasets'), or copy the official files there"
+        )
     if can_generate(dataset):
         return f"make it with `crl data generate {dataset} --data-dir {directory}`"
     return (
@@ -40,7 +46,8 @@ def ensure_files(dataset: str, directory: Path, progress: bool = True) -> tuple[
     train_path, val_path = dataset_paths(dataset, directory)
     if train_path.exists() and val_path.exists():
         return train_path, val_path
-    if not can_generate(dataset):
+    # A pixel dataset takes days to render on a CPU: generated when asked for, not on first use.
+    if not can_generate(dataset) or can_render(dataset):
         missing = train_path if not train_path.exists() else val_path
         raise CrlError(f"dataset file {missing} not found; {fix_hint(dataset, directory)}")
     present = next((p for p in (train_path, val_path) if p.exists()), None)

@@ -3,14 +3,19 @@
 frames of the visual environment's `front_pixels` camera.
 
 Each stored state (qpos, qvel, and for scene and puzzle the button states that colour the buttons) is
-set in OGBench's own visual environment and rendered, so a frame is exactly what that environment
-shows at that state (a test steps both environments side by side). Physics never reads colours, so the
-state and visual environments move identically: the trajectories need no re-simulation.
+set in OGBench's own visual environment and rendered as that environment draws its observation there
+(for cube, from the kinematics one physics step earlier: see `Renderer`), so a frame is what the
+environment shows at that state: exactly, for states stored in float64 (a test steps the state and
+visual environments side by side); OGBench stores float32 states, whose rounding moves about 1% of
+pixels by at most 2 levels (of 255). Physics never reads colours, so the state and visual environments
+move identically: the trajectories need no re-simulation.
 
-Rendering is headless: MuJoCo's EGL backend (Mesa's llvmpipe on a CPU). llvmpipe starts one thread per
-core for every renderer; parallel workers each keep one (`LP_NUM_THREADS=1`), which BENCHMARKS.md
-("Rendering pixel datasets") measured to be the fast setting. Shadows, reflections and the skybox stay
-as OGBench draws them: turning them off changes the frames (measured there).
+Rendering is headless: MuJoCo's EGL backend (Mesa's llvmpipe on a CPU; `crl/__init__.py` chooses EGL
+where there is no display). llvmpipe starts a thread per core for every renderer; parallel workers each
+keep one (`LP_NUM_THREADS=1`: 1.2x the frames/s of two default workers on 2 cores), and a lone renderer
+keeps llvmpipe's default (1.3x one thread). Shadows, reflections, the skybox and the shadow map stay as
+OGBench draws them: every setting that renders faster also changes frames (BENCHMARKS.md, "Rendering
+pixel datasets").
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 from importlib.metadata import version
 from pathlib import Path
 
+import mujoco
 import numpy as np
 
 from crl.data import manipspace
@@ -55,12 +61,21 @@ class Renderer:
                 "libegl1) or OSMesa and set MUJOCO_GL=osmesa"
             ) from None
         self.has_buttons = hasattr(self.env, "_cur_button_states")
+        # OGBench's cube environment draws each observation after a step from the kinematics mj_step
+        # leaves behind: the positions one physics step (2 ms) before the state it returns (after a reset,
+        # from the state's own). Scene and puzzle recompute them after every step (their button colouring
+        # calls mj_forward). Frames follow each environment.
+        self.step_behind = state_dataset(dataset).startswith("cube")
 
-    def __call__(self, states: dict[str, np.ndarray]) -> np.ndarray:
-        """(N, 64, 64, 3) uint8 frames of the N states in `states` (qpos, qvel[, button_states])."""
-        frames = []
+    def __call__(self, states: dict[str, np.ndarray], resets: np.ndarray | None = None) -> np.ndarray:
+        """(N, 64, 64, 3) uint8 frames of the N states in `states` (qpos, qvel[, button_states]); `resets`
+        marks the states a reset returned (each episode's first), the others followed a step."""
+        frames, model = [], self.env._model
         for i in range(len(states["qpos"])):
-            args = [states["qpos"][i], states["qvel"][i]]
+            qpos, qvel = states["qpos"][i].astype(np.float64), states["qvel"][i].astype(np.float64)
+            if self.step_behind and not (resets is not None and resets[i]):
+                mujoco.mj_integratePos(model, qpos, qvel, -model.opt.timestep)  # undoes the step's last move
+            args = [qpos, qvel]
             if self.has_buttons:
                 args.append(states["button_states"][i])
             self.env.set_state(*args)
@@ -91,11 +106,15 @@ def frame_chunks(terminals: np.ndarray, rows: int) -> list[tuple[int, int]]:
 _RENDERERS: dict[str, Renderer] = {}  # one per dataset, per process
 
 
-def render_chunk(dataset: str, states: dict[str, np.ndarray], path: Path) -> int:
-    """Render `states` into `path` (.npy, written atomically); returns the number of frames."""
+def render_chunk(dataset: str, states: dict[str, np.ndarray], path: Path, one_thread: bool = False) -> int:
+    """Render `states` into `path` (.npy, written atomically); returns the number of frames. `one_thread`:
+    the process's renderer keeps one llvmpipe thread (faster when a worker shares the cores)."""
     if dataset not in _RENDERERS:
+        if one_thread:
+            os.environ["LP_NUM_THREADS"] = "1"  # read when the renderer's EGL context starts
         _RENDERERS[dataset] = Renderer(dataset)
-    frames = _RENDERERS[dataset](states)
+    resets = np.concatenate([[True], states["terminals"][:-1] > 0])  # a chunk is whole episodes
+    frames = _RENDERERS[dataset](states, resets)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as file:  # a file object: np.save would append .npy to the name
         np.save(file, frames)
