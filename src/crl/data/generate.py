@@ -28,6 +28,9 @@ from crl.errors import CrlError
 
 RECIPES: dict = {**pointmaze.RECIPES, **manipspace.RECIPES}
 CHUNK_STEPS = 5_000  # about this many transitions per chunk (at least one episode): work for every worker
+# Rendering: one episode a chunk (a manipulation episode is 1,001 frames, minutes on a CPU), so that the
+# progress bar moves and a killed render loses little.
+RENDER_CHUNK_FRAMES = 1
 EXPERT_FAMILIES = ("antmaze", "humanoidmaze", "antsoccer")
 
 
@@ -210,7 +213,7 @@ def _render_pixels(
     parts.mkdir(parents=True, exist_ok=True)
     sources = [read_npz(p) for p in source_paths]
     chunks = [(split, start, end) for split, arrays in enumerate(sources)
-              for start, end in visual.frame_chunks(arrays["terminals"], CHUNK_STEPS)]  # fmt: skip
+              for start, end in visual.frame_chunks(arrays["terminals"], RENDER_CHUNK_FRAMES)]  # fmt: skip
 
     def part(split: int, start: int) -> Path:
         return parts / f"split{split}-row{start:09d}.npy"

@@ -12,10 +12,10 @@ move identically: the trajectories need no re-simulation.
 
 Rendering is headless: MuJoCo's EGL backend (Mesa's llvmpipe on a CPU; `crl/__init__.py` chooses EGL
 where there is no display). llvmpipe starts a thread per core for every renderer; parallel workers each
-keep one (`LP_NUM_THREADS=1`: 1.2x the frames/s of two default workers on 2 cores), and a lone renderer
-keeps llvmpipe's default (1.3x one thread). Shadows, reflections, the skybox and the shadow map stay as
-OGBench draws them: every setting that renders faster also changes frames (BENCHMARKS.md, "Rendering
-pixel datasets").
+keep one (`LP_NUM_THREADS=1`: 1.1-1.2x the frames/s of two default workers on 2 cores), and a lone
+renderer keeps llvmpipe's default (1.2-1.3x one thread). Shadows, reflections, the skybox and the
+shadow map stay as OGBench draws them: every setting that renders faster also changes frames
+(BENCHMARKS.md, "Rendering pixel datasets").
 """
 
 from __future__ import annotations
