@@ -70,9 +70,7 @@ def make_generator(dataset: str, seed: int):
 _GENERATORS: dict = {}  # one generator (environment instance) per dataset and seed, per process
 
 
-def generate_chunk(
-    dataset: str, seed: int, split: int, start: int, count: int, path: Path
-) -> tuple[int, list[int]]:
+def generate_chunk(dataset: str, seed: int, split: int, start: int, count: int, path: Path) -> int:
     """Episodes start .. start + count - 1 of `split`, saved to `path`; returns the number of steps."""
     key = (dataset, seed)
     if key not in _GENERATORS:

@@ -6,9 +6,10 @@ Each stored state (qpos, qvel, and for scene and puzzle the button states that c
 set in OGBench's own visual environment and rendered as that environment draws its observation there
 (for cube, from the kinematics one physics step earlier: see `Renderer`), so a frame is what the
 environment shows at that state: exactly, for states stored in float64 (a test steps the state and
-visual environments side by side); OGBench stores float32 states, whose rounding moves about 1% of
-pixels by at most 2 levels (of 255). Physics never reads colours, so the state and visual environments
-move identically: the trajectories need no re-simulation.
+visual environments side by side); OGBench stores float32 states, whose rounding moved 0.9% of pixels
+by at most 2 levels (of 255) over 15 cube frames (a throwaway measurement, not a benchmark script).
+Physics never reads colours, so the state and visual environments move identically: the trajectories
+need no re-simulation.
 
 Rendering is headless: MuJoCo's EGL backend (Mesa's llvmpipe on a CPU; `crl/__init__.py` chooses EGL
 where there is no display). llvmpipe starts a thread per core for every renderer; parallel workers each
