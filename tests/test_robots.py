@@ -71,7 +71,7 @@ def test_ant_umaze_goals_are_xy_in_the_u_cells_other_than_the_start():
     task = TASKS["ant-umaze"]
     envs = HostEnvs(task, 24, seed=0)
     states, goals = envs.reset([(5, i) for i in range(24)])
-    assert states.shape == (24, 29) and goals.shape == (24, 2) and task.goal_dim == 2
+    assert states.shape == (24, 29) and goals.shape == (24, 2) and task.goal_shape == (2,)
     # gymnasium-robotics' frame: 4 m cells, cell (row, col) centred at x = 4 (col - 2), y = 4 (2 - row).
     cells = {(int(round(2 - y / 4)), int(round(x / 4 + 2))) for x, y in goals}
     assert cells <= {(1, 2), (1, 3), (2, 3), (3, 1), (3, 2), (3, 3)} and len(cells) >= 4

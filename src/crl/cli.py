@@ -108,11 +108,11 @@ def _envs(args: Sequence[str]) -> int:
     )
     for name in names():
         env = make_env(name)
+        state, goal = ("x".join(map(str, shape)) for shape in (env.obs_shape, env.goal_shape))
         if on_host(env):
-            state, goal, source = env.obs_dim, env.goal_dim, f"{env.source} (host; pip extra [robots])"
+            source = f"{env.source} (host; pip extra [robots])"
         else:
             rows, cols = env.walls.shape
-            state = goal = "x".join(map(str, env.obs_shape))
             view = "images" if is_image(env.obs_shape) else "positions"
             source = f"JAX point maze, {rows}x{cols} grid, {len(env.free_cells)} free cells, {view}"
         print(f"{name:<24} {env.episode_length:>5} {state:>7} {goal:>7} {env.success_radius:>6g}  {source}")

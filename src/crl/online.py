@@ -75,6 +75,14 @@ def check_replay_fits(make_collector: Callable[[], object], config: TrainConfig,
     )
 
 
+def fresh_collectors(init: Callable[[int], object], seeds: list[int]):
+    """Every seed's collector, stacked, made by one program: stacking collectors made one by one would
+    hold their replays twice."""
+    from crl.train import stack
+
+    return jax.jit(lambda: stack([init(seed) for seed in seeds]))()
+
+
 def collect_step(
     agent_state, c: Collector, t: jax.Array, env: PointMaze, agent_config: AgentConfig, learned: bool
 ) -> Collector:
@@ -128,7 +136,8 @@ class Rounds(NamedTuple):
         return cls(config.num_envs, config.collect // config.num_envs, updates)
 
 
-@partial(jax.jit, static_argnames=("env", "rounds", "agent_config", "iterations", "learn"))
+# The collectors (replays) are updated in place: one copy of them, not two.
+@partial(jax.jit, static_argnames=("env", "rounds", "agent_config", "iterations", "learn"), donate_argnums=1)
 def run_online_chunk(
     states, collectors: Collector, env: PointMaze, rounds: Rounds, agent_config: AgentConfig,
     iterations: int, learn: bool, start: jax.Array,
@@ -215,7 +224,7 @@ def log_evaluation(config: TrainConfig, logs: list, step: int, rates) -> list[Ev
 
 def online_job(config: TrainConfig, seeds: list[int], logs: list) -> Job:
     """The chunk loop's view of an online run: its carry is (agent states, collectors), stacked on seeds."""
-    from crl.train import Job, initial_states, stack, unstack
+    from crl.train import Job, abstract, initial_states, unstack
 
     env = make_env(config.env)
     if on_host(env):
@@ -228,7 +237,7 @@ def online_job(config: TrainConfig, seeds: list[int], logs: list) -> Job:
     def fresh(seed_list):
         check_replay_fits(lambda: init_collector(env, config, 0), config, len(seed_list))
         states = initial_states(agent_config, seed_list, env.obs_shape, env.action_dim)
-        return states, stack([init_collector(env, config, seed) for seed in seed_list])
+        return states, fresh_collectors(lambda seed: init_collector(env, config, seed), seed_list)
 
     def advance(carry, step: int, end: int):
         learn = step >= config.random_steps
@@ -252,7 +261,7 @@ def online_job(config: TrainConfig, seeds: list[int], logs: list) -> Job:
 
     return Job(
         initial=lambda: fresh(seeds),
-        template=lambda: unstack(fresh([0]), 0),
+        template=lambda: abstract(lambda: unstack(fresh([0]), 0)),
         advance=advance,
         evaluate=evaluate,
         unit="env step",

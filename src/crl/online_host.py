@@ -26,10 +26,11 @@ import numpy as np
 
 from crl.agents import agent_module, sample_and_update
 from crl.config import AgentConfig, TrainConfig
+from crl.data.images import storage_dtype
 from crl.data.replay import Replay, empty_replay, insert
 from crl.envs.robots import HostEnvs, RobotTask
 from crl.evaluation import EvalResult
-from crl.online import check_replay_fits, log_evaluation, rate_counts
+from crl.online import check_replay_fits, fresh_collectors, log_evaluation, rate_counts
 
 if TYPE_CHECKING:
     from crl.train import Job
@@ -93,12 +94,12 @@ def choose_actions(
 
 
 @jax.jit
-def next_round_keys(collectors: HostCollector) -> tuple[HostCollector, jax.Array]:
-    rng, keys = jax.vmap(jax.random.split, out_axes=1)(collectors.rng)
-    return collectors.replace(rng=rng), keys
+def next_round_keys(rngs: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Each seed's next rng and its key for this round."""
+    return jax.vmap(jax.random.split, out_axes=1)(rngs)
 
 
-@jax.jit
+@partial(jax.jit, donate_argnums=0)  # the replays are updated in place: one copy of them, not two
 def store_round(
     collectors: HostCollector, observations, actions, goals, acted, succeeded
 ) -> HostCollector:  # fmt: skip
@@ -130,15 +131,17 @@ class HostRounds:
         task, n_seeds, n = self.task, len(self.seeds), self.num_envs
         names = [(seed, int(first_episode[s]) + c) for s, seed in enumerate(self.seeds) for c in range(n)]
         states, goals = self.envs.reset(names)
-        observations = np.zeros((len(names), task.episode_length + 1, task.obs_dim), np.float32)
+        observations = np.zeros(
+            (len(names), task.episode_length + 1, *task.obs_shape), storage_dtype(task.obs_shape)
+        )
         actions = np.zeros((len(names), task.episode_length + 1, task.action_dim), np.float32)
         observations[:, 0] = states
         device = acting_device()
-        goals_by_seed, keys = jax.device_put((goals.reshape(n_seeds, n, -1), keys), device)
+        goals_by_seed, keys = jax.device_put((goals.reshape(n_seeds, n, *goals.shape[1:]), keys), device)
         for t in range(task.episode_length):
             chosen = choose_actions(
-                acting_states, jax.device_put(states.reshape(n_seeds, n, -1), device), goals_by_seed, keys,
-                t, self.agent_config, task.action_dim, learned,
+                acting_states, jax.device_put(states.reshape(n_seeds, n, *states.shape[1:]), device),
+                goals_by_seed, keys, t, self.agent_config, task.action_dim, learned,
             )  # fmt: skip
             actions[:, t] = np.asarray(chosen).reshape(len(names), -1)
             states = self.envs.step(actions[:, t])
@@ -174,7 +177,7 @@ def evaluate_host(
 
 def host_job(config: TrainConfig, task: RobotTask, seeds: list[int], logs: list) -> Job:
     """The chunk loop's view of a run on a host task: its carry is (agent states, collectors)."""
-    from crl.train import Job, initial_states, stack, unstack
+    from crl.train import Job, abstract, initial_states, unstack
 
     agent_config = config.agent.for_run(config.steps)
     updates = round(config.collect * config.update_ratio)
@@ -182,8 +185,8 @@ def host_job(config: TrainConfig, task: RobotTask, seeds: list[int], logs: list)
 
     def fresh(seed_list):
         check_replay_fits(lambda: init_collector(task, config, 0), config, len(seed_list))
-        states = initial_states(agent_config, seed_list, task.obs_dim, task.action_dim, task.goal_dim)
-        return states, stack([init_collector(task, config, seed) for seed in seed_list])
+        states = initial_states(agent_config, seed_list, task.obs_shape, task.action_dim, task.goal_shape)
+        return states, fresh_collectors(lambda seed: init_collector(task, config, seed), seed_list)
 
     def advance(carry, step: int, end: int):
         if "rounds" not in lazy:
@@ -192,9 +195,10 @@ def host_job(config: TrainConfig, task: RobotTask, seeds: list[int], logs: list)
         states, collectors = carry
         learn = step >= config.random_steps
         tic = time.perf_counter()
-        infos, episodes, successes = [], collectors.episodes, collectors.successes
+        infos, episodes, successes = [], np.asarray(collectors.episodes), np.asarray(collectors.successes)
         for _ in range((end - step) // config.collect):
-            collectors, keys = next_round_keys(collectors)  # before the updates, which it would wait for
+            rng, keys = next_round_keys(collectors.rng)  # before the updates, which it would wait for
+            collectors = collectors.replace(rng=rng)
             episode_numbers = np.asarray(collectors.episodes)
             acting = jax.device_put(states, acting_device())
             if learn:  # dispatched now, computed while the host steps the copies below
@@ -223,7 +227,7 @@ def host_job(config: TrainConfig, task: RobotTask, seeds: list[int], logs: list)
 
     return Job(
         initial=lambda: fresh(seeds),
-        template=lambda: unstack(fresh([0]), 0),
+        template=lambda: abstract(lambda: unstack(fresh([0]), 0)),
         advance=advance,
         evaluate=evaluate,
         unit="env step",

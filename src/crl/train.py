@@ -73,12 +73,25 @@ def per_seed(fn, *stacked):
 
 
 def initial_states(
-    config: AgentConfig, seeds, obs_dim: int | tuple[int, ...], action_dim: int, goal_dim: int | None = None
+    config: AgentConfig,
+    seeds,
+    obs_dim: int | tuple[int, ...],
+    action_dim: int,
+    goal_dim: int | tuple[int, ...] | None = None,
 ):
     """Fresh train states of `seeds`, stacked on a leading seed axis (the layout run_chunk takes). Built by
     one compiled program: op by op, a CNN's first forward pass compiles each of its ops (~10 s)."""
     init = jax.jit(agent_module(config).init, static_argnums=(1, 2, 3, 4))
     return stack([init(jax.random.PRNGKey(seed), config, obs_dim, action_dim, goal_dim) for seed in seeds])
+
+
+def abstract(build: Callable[[], Any]):
+    """The shapes and dtypes of what `build()` returns, placed on the default device, without making it:
+    a template for restoring a checkpoint that holds a large replay."""
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    return jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device), jax.eval_shape(build)
+    )
 
 
 def stack(states: list):
@@ -210,6 +223,37 @@ def prepare_run_dir(config: TrainConfig) -> Path:
 UNVERIFIED = "unreadable, and saved without checksums"
 
 
+def _save_seeds(checkpoints: list[Checkpoints], step: int, carry):
+    """Save each seed's part of `carry` at `step`; returns the carry. Orbax writes JAX arrays without a
+    copy, so one seed's arrays lose their seed axis in place (donated, as XLA allows) for the save and get
+    it back after; with more seeds, one seed's copy exists at a time. A large replay is never held twice."""
+    if len(checkpoints) > 1:
+        for i, c in enumerate(checkpoints):
+            c.save(step, unstack(carry, i))
+        return carry
+    one = jax.jit(partial(jax.tree.map, lambda x: x[0]), donate_argnums=0)(carry)
+    checkpoints[0].save(step, one)
+    return _add_seed_axis(one)
+
+
+def _add_seed_axis(tree):
+    """`tree` with a leading seed axis of 1; its arrays are donated, and XLA reshapes them without a copy."""
+    return jax.jit(partial(jax.tree.map, lambda x: x[None]), donate_argnums=0)(tree)
+
+
+def _restore_stacked(checkpoints: list[Checkpoints], template, step: int):
+    """Every seed's checkpoint `step`, stacked on a leading seed axis. Each seed is restored and placed in
+    turn (donated), so a large carry (an image replay) is held about once, not twice."""
+    if len(checkpoints) == 1:
+        return _add_seed_axis(checkpoints[0].restore(template, step))
+    n = len(checkpoints)
+    stacked = jax.jit(lambda: jax.tree.map(lambda x: jnp.zeros((n, *x.shape), x.dtype), template))()
+    place = jax.jit(lambda s, one, i: jax.tree.map(lambda a, b: a.at[i].set(b), s, one), donate_argnums=0)
+    for i, c in enumerate(checkpoints):
+        stacked = place(stacked, c.restore(template, step), i)
+    return stacked
+
+
 def _restore(checkpoints: list[Checkpoints], template, run_dir: Path):
     """The newest checkpoint that every seed has complete, stacked; (None, 0) when there is none.
     A newer one that is damaged is set aside, with one line saying so."""
@@ -220,7 +264,7 @@ def _restore(checkpoints: list[Checkpoints], template, run_dir: Path):
         reason = next((r for c in checkpoints if (r := c.damage(step))), None)
         if reason is None:
             try:
-                states = [c.restore(template, step) for c in checkpoints]
+                carry = _restore_stacked(checkpoints, template, step)
             except CrlError as exc:
                 if all(c.has_checksums(step) for c in checkpoints):
                     raise  # its files are as saved: it is the config that does not fit
@@ -230,7 +274,7 @@ def _restore(checkpoints: list[Checkpoints], template, run_dir: Path):
                     moved = [c.set_aside(bad) for c in checkpoints]
                     print(f"checkpoint {bad} in {run_dir} is damaged ({why}); moved to {moved[0].parent}, "
                           f"resuming from checkpoint {step}, the newest complete one")  # fmt: skip
-                return stack(states), step
+                return carry, step
         damaged.append((step, reason))
     if unreadable is not None and all(why == UNVERIFIED for _, why in damaged):
         raise unreadable  # no checksum found damage: more likely a config that does not fit
@@ -378,8 +422,7 @@ def _train_chunks(config: TrainConfig, job: Job, carry, start: int, checkpoints,
             bar.set_postfix(shown)
             step = end
             if end % config.checkpoint_every == 0 or end == config.steps:
-                for i, c in enumerate(checkpoints):
-                    c.save(end, unstack(carry, i))
+                carry = _save_seeds(checkpoints, end, carry)
                 last_checkpoint = end
             if (
                 config.eval_episodes

@@ -7,6 +7,7 @@ import difflib
 
 from crl.envs.point import MAPS, PointMaze
 from crl.envs.point_images import PointMazeImages
+from crl.envs.robot_images import image_tasks
 from crl.envs.robots import TASKS, RobotTask
 from crl.errors import CrlError
 
@@ -19,15 +20,19 @@ ENVS: dict[str, PointMaze] = {
 }
 
 
+# The robot tasks, observed as states and (the paper's image variants) as 64x64 images.
+HOST_TASKS: dict[str, RobotTask] = {**TASKS, **image_tasks(TASKS)}
+
+
 def names() -> list[str]:
-    return [*ENVS, *TASKS]
+    return [*ENVS, *HOST_TASKS]
 
 
 def make_env(name: str) -> Env:
     """The online environment called `name`; one line naming the closest names when there is none.
     A robot task is its description: its simulator is made (and its package imported) when stepped."""
-    if name in TASKS:
-        return TASKS[name]
+    if name in HOST_TASKS:
+        return HOST_TASKS[name]
     if name not in ENVS:
         close = difflib.get_close_matches(name, names(), n=3, cutoff=0.5)
         hint = f"did you mean {' or '.join(close)}? " if close else ""

@@ -109,6 +109,10 @@ class PointMaze:
         return (2,)
 
     @property
+    def goal_shape(self) -> tuple[int, ...]:
+        return self.obs_shape  # goals are observations of the goal position
+
+    @property
     def episode_length(self) -> int:
         return 100 if "11x11" in self.name else 50
 

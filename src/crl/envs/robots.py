@@ -58,10 +58,6 @@ class RobotTask:
     def obs_shape(self) -> tuple[int, ...]:
         return (self.obs_dim,)
 
-    @property
-    def goal_dim(self) -> int:
-        return self.obs_dim if self.goal_indices is None else len(self.goal_indices)
-
     def make(self, seed: int):
         raise NotImplementedError
 
@@ -75,16 +71,21 @@ class RobotTask:
 
     tracked_dims: tuple[int, ...] = ()  # the state coordinates whose distance to the target decides success
 
-    def tracked(self, state: np.ndarray) -> np.ndarray:
-        return state[list(self.tracked_dims)]
+    @property
+    def goal_shape(self) -> tuple[int, ...]:
+        return self.obs_shape if self.goal_indices is None else (len(self.goal_indices),)
+
+    def position(self, env, observation: np.ndarray) -> np.ndarray:
+        """The tracked position, whose distance to the target decides success."""
+        return observation[list(self.tracked_dims)]
 
     @property
     def reward_dims(self) -> tuple[int, ...] | None:
         """The tracked coordinates within a goal vector (None: a goal is the tracked position itself)."""
         return None if self.goal_indices == self.tracked_dims else self.tracked_dims
 
-    def reached(self, state: np.ndarray, target: np.ndarray) -> bool:
-        return bool(np.linalg.norm(self.tracked(state) - target) <= self.success_radius)
+    def reached(self, position: np.ndarray, target: np.ndarray) -> bool:
+        return bool(np.linalg.norm(position - target) <= self.success_radius)
 
 
 # --- Fetch (gymnasium-robotics) ----------------------------------------------------------------------
@@ -310,7 +311,8 @@ class HostEnvs:
         return out
 
     def _reached(self, states: np.ndarray) -> np.ndarray:
-        return np.array([self.task.reached(s, t) for s, t in zip(states, self.targets, strict=True)])
+        copies = zip(self.envs, states, self.targets, strict=True)
+        return np.array([self.task.reached(self.task.position(env, s), t) for env, s, t in copies])
 
 
 def rollout_success(task: RobotTask, policy, episodes: int, seed: int = 0) -> float:
