@@ -9,7 +9,9 @@ Writes its section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime
+import multiprocessing
 import os
 import platform
 import resource
@@ -18,8 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 
-import mujoco
 import numpy as np
 from report import BENCHMARKS, write_section
 
@@ -33,6 +35,8 @@ TASKS = [name for name in HOST_TASKS if name.endswith("-image")]
 def frames_and_times(name: str, shadow_map: int | None, steps: int, repeats: int) -> tuple:
     """(frames of one random trajectory, median s per step, median s per reset) with `shadow_map` (None:
     the model's)."""
+    import mujoco  # after crl, which chooses MuJoCo's OpenGL backend
+
     task = HOST_TASKS[name]
     sim = task.state_task.make(0)
     saved = sim.model.vis.quality.shadowsize
@@ -54,6 +58,14 @@ def frames_and_times(name: str, shadow_map: int | None, steps: int, repeats: int
                 frames.append(frame)
         per_step.append((time.perf_counter() - tic) / steps)
     return np.stack(frames[: steps + 1]), statistics.median(per_step), statistics.median(resets)
+
+
+def in_fresh_process(*args) -> tuple:
+    """`frames_and_times(*args)` in a process of its own: renderers left from other settings slowed later
+    ones by up to 10x in one process."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(frames_and_times, *args).result()
 
 
 def peak_memory(replay: int) -> float:
@@ -79,8 +91,8 @@ def main() -> None:
     args.replays.sort()  # children's peak memory is the largest so far: smallest first
     rows = []
     for name in TASKS:
-        ours, step_ours, reset_ours = frames_and_times(name, SHADOW_MAP, args.steps, args.repeats)
-        model, step_model, reset_model = frames_and_times(name, None, args.steps, args.repeats)
+        ours, step_ours, reset_ours = in_fresh_process(name, SHADOW_MAP, args.steps, args.repeats)
+        model, step_model, reset_model = in_fresh_process(name, None, args.steps, args.repeats)
         changed = np.abs(ours.astype(int) - model.astype(int)).max(-1)
         rows.append(
             f"| {name} | {1 / step_ours:,.0f} | {1 / step_model:,.0f} | {step_model / step_ours:.1f} | "
@@ -94,7 +106,7 @@ def main() -> None:
         "",
         f"Produced by `python benchmarks/robot_images.py --steps {args.steps} --repeats {args.repeats} "
         f"--replays {replays}` on {datetime.date.today()}. Machine: {platform.machine()}, {os.cpu_count()} "
-        f"CPU cores, MUJOCO_GL={os.environ.get('MUJOCO_GL')}; mujoco {mujoco.__version__}. One copy, random "
+        f"CPU cores, MUJOCO_GL={os.environ.get('MUJOCO_GL')}; mujoco {version('mujoco')}. One copy, random "
         f"actions; medians of {args.repeats} runs of {args.steps} steps, each after a reset (timed apart: "
         "it renders the goal image and the first frame). Frames compared over one trajectory of each.",
         "",

@@ -30,7 +30,7 @@ import numpy as np
 
 from crl.data import manipspace
 from crl.data.names import env_name
-from crl.errors import CrlError
+from crl.errors import cannot_render
 
 VISUAL = "visual-"
 STATE_KEYS = ("qpos", "qvel", "button_states")
@@ -56,11 +56,8 @@ class Renderer:
         self.env = gymnasium.make(env_name(dataset)).unwrapped
         try:
             self.env.reset(seed=0)  # renders the first observation
-        except Exception as exc:  # MuJoCo raises several types when OpenGL is missing
-            raise CrlError(
-                f"MuJoCo cannot render here ({type(exc).__name__}: {exc}); install EGL (Debian: apt install "
-                "libegl1) or OSMesa and set MUJOCO_GL=osmesa"
-            ) from None
+        except Exception as exc:  # noqa: BLE001 -- MuJoCo raises several types when OpenGL is missing
+            raise cannot_render(exc) from None
         self.has_buttons = hasattr(self.env, "_cur_button_states")
         # OGBench's cube environment draws each observation after a step from the kinematics mj_step
         # leaves behind: the positions one physics step (2 ms) before the state it returns (after a reset,

@@ -12,8 +12,9 @@ from its start distribution. Success is measured on the simulator's hidden state
 | sawyer-push-image | corner2 at (.7, .65, .1), fovy 45, level | puck moved U(+-.1), U(0,.25) | puck xyz | 150
 | sawyer-bin-image  | corner2 at (1.3, -.05, .9), fovy 14      | object held over target bin  | obj. xy | 150
 
-Starts: the Fetch gripper beside the block (push: block at (1.15, .75)); the Sawyer hand on the object
-(push: the puck 20 cm nearer the robot than Meta-World places it). Goal markers and Fetch's mocap
+Starts: Fetch reach from Fetch's reset pose; Fetch push with the block at (1.15, .75) and the gripper
+just behind it; Sawyer with the hand on the object (push: the puck 20 cm nearer the robot than
+Meta-World places it). Goal markers and Fetch's mocap
 "lasers" are hidden. The paper's Sawyer frames are corner2's rows in reverse (mujoco-py returns them
 bottom-up and its code flips other cameras only); crl flips them too, so both show the table below.
 """
@@ -26,7 +27,7 @@ import mujoco
 import numpy as np
 
 from crl.envs.robots import _SEED_RANGE, FetchTask, RobotTask, SawyerTask
-from crl.errors import CrlError, EnvironmentFailure
+from crl.errors import EnvironmentFailure, cannot_render
 
 IMAGE_SHAPE = (64, 64, 3)
 # Meta-World's models ask for a 4096 x 4096 shadow map, drawn for every 64x64 frame: 1024 renders Sawyer
@@ -77,11 +78,8 @@ class Camera:
             self.camera = camera.id
         try:
             self.renderer = mujoco.Renderer(model, *IMAGE_SHAPE[:2])
-        except Exception as exc:  # MuJoCo raises several types when OpenGL is missing
-            raise CrlError(
-                f"MuJoCo cannot render here ({type(exc).__name__}: {exc}); install EGL (Debian: apt install "
-                "libegl1) or OSMesa and set MUJOCO_GL=osmesa"
-            ) from None
+        except Exception as exc:  # noqa: BLE001 -- MuJoCo raises several types when OpenGL is missing
+            raise cannot_render(exc) from None
 
     def frame(self) -> np.ndarray:
         self.renderer.update_scene(self.sim.data, camera=self.camera)
