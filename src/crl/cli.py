@@ -28,6 +28,7 @@ commands:
   sweep       train a grid of datasets x agents x variants x seeds, locally or on Ray (`crl sweep --help`)
   report      tables (mean ± std, Welch's test, IQM, published numbers) and curves of a sweep
   reproduce   run and report one of the papers' tables (`crl reproduce mrcrl-table1 --dry-run`)
+  analyze     what a point-maze run learnt: `crl analyze probe|tsne|gradsim RUN_DIR...`
 
 `crl train` with no flags trains CRL on pointmaze-medium-navigate-v0 with the `quick` preset,
 generating the dataset locally on first use.
@@ -348,6 +349,17 @@ def _reproduce(argv: Sequence[str]) -> int:
     return 0
 
 
+def _analyze(args: Sequence[str]) -> int:
+    from crl.analysis import commands
+
+    subcommands = {"probe": commands.probe, "tsne": commands.tsne, "gradsim": commands.gradsim}
+    if not args or args[0] not in subcommands:
+        print("usage: crl analyze {probe,tsne,gradsim} RUN_DIR... [FLAGS]  (`crl analyze probe --help`)")
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    tyro.cli(subcommands[args[0]], args=args[1:], prog=f"crl analyze {args[0]}")
+    return 0
+
+
 COMMANDS = {
     "train": _train,
     "eval": _eval,
@@ -359,6 +371,7 @@ COMMANDS = {
     "sweep": _sweep,
     "report": _report,
     "reproduce": _reproduce,
+    "analyze": _analyze,
 }
 
 

@@ -1,0 +1,155 @@
+"""`crl analyze probe|tsne|gradsim RUN_DIR...`: each analysis on the untrained agent and on every run
+given, as a figure (PNG) and the numbers behind it (CSV) in --out."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import tyro
+
+from crl.analysis.runs import AnalyzedAgent, load_run, untrained
+from crl.errors import CrlError
+
+Runs = Annotated[list[Path], tyro.conf.Positional]
+
+
+def _agents(run_dirs: list[Path]) -> list[AnalyzedAgent]:
+    if not run_dirs:
+        raise CrlError("name at least one run directory (`crl train --env point-<map>` makes one)")
+    runs = [load_run(run_dir) for run_dir in run_dirs]
+    mazes = {run.env.name for run in runs}
+    if len(mazes) > 1:
+        names = ", ".join(sorted(mazes))
+        raise CrlError(f"these runs trained on different mazes ({names}); analyze one maze at a time")
+    return [untrained(runs[0]), *runs]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def probe(run_dirs: Runs, out: Path = Path("analysis"), pairs: int = 4000, seed: int = 0) -> None:
+    """Linear probe (CRL paper F.1, Fig. 8): predict the shortest-path distance between a state and a goal
+    from each agent's features; test error, untrained agent first. Writes probe.csv and probe.png.
+
+    Args:
+        run_dirs: Online point-maze runs (crl or td3her) on one maze.
+        out: Directory for the figure and the CSV.
+        pairs: (state, goal) pairs drawn uniformly over the maze's free space.
+        seed: Draws the pairs, the split and the untrained agent's parameters.
+    """
+    from crl.analysis.probe import probe_agent
+
+    rows = [probe_agent(agent, pairs, seed) for agent in _agents(run_dirs)]
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "probe.csv", rows)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(rows), 3.2))
+    ax.bar(range(len(rows)), [r["relative_test_mse"] for r in rows], color="tab:blue")
+    ax.set_xticks(range(len(rows)), [r["agent"] for r in rows], rotation=15, ha="right", fontsize=8)
+    ax.set_ylabel("test MSE / variance of distance")
+    ax.set_title(f"linear probe of shortest-path distance ({pairs} pairs)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "probe.png", dpi=150)
+    plt.close(fig)
+    width = max(len(r["agent"]) for r in rows)
+    print(f"{'agent'.ljust(width)}  train MSE  test MSE  test MSE / variance")
+    for r in rows:
+        errors = f"{r['train_mse']:9.3f}  {r['test_mse']:8.3f}  {r['relative_test_mse']:19.3f}"
+        print(f"{r['agent'].ljust(width)}  {errors}")
+    print(f"wrote {out / 'probe.png'} and {out / 'probe.csv'}")
+
+
+def tsne(run_dirs: Runs, out: Path = Path("analysis"), per_cell: int = 3, seed: int = 0) -> None:
+    """t-SNE of phi(s, a = 0) over the maze (CRL paper Fig. 16), untrained agent first, coloured by
+    position. Writes tsne.csv (one row per agent and point) and tsne.png.
+
+    Args:
+        run_dirs: Online point-maze crl runs on one maze.
+        out: Directory for the figure and the CSV.
+        per_cell: Points per free cell along each axis (3: 9 points in a cell).
+        seed: t-SNE's random state and the untrained agent's parameters.
+    """
+    from crl.analysis.tsne import position_colours, tsne_agent
+
+    agents = _agents(run_dirs)
+    results = [(agent, *tsne_agent(agent, per_cell, seed)) for agent in agents]
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "tsne.csv", [
+        {"agent": agent.label, "row": p[0], "col": p[1], "x": e[0], "y": e[1]}
+        for agent, positions, embedding in results for p, e in zip(positions, embedding, strict=True)
+    ])  # fmt: skip
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(results) + 1, figsize=(3.0 * (len(results) + 1), 3.0))
+    env, positions = agents[0].env, results[0][1]
+    colours = position_colours(positions, env.walls.shape)
+    axes[0].imshow(env.walls, cmap="Greys", extent=(0, env.walls.shape[1], env.walls.shape[0], 0))
+    axes[0].scatter(positions[:, 1], positions[:, 0], c=colours, s=6)
+    axes[0].set_title(f"{env.name}: points", fontsize=9)
+    for ax, (agent, _, embedding) in zip(axes[1:], results, strict=True):
+        ax.scatter(embedding[:, 0], embedding[:, 1], c=colours, s=6)
+        ax.set_title(agent.label, fontsize=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(out / "tsne.png", dpi=150)
+    plt.close(fig)
+    print(f"wrote {out / 'tsne.png'} and {out / 'tsne.csv'} ({len(positions)} points, {len(results)} agents)")
+
+
+def gradsim(run_dirs: Runs, out: Path = Path("analysis"), points: int = 32, seed: int = 0) -> None:
+    """Gradient similarity (CRL paper Fig. 17): cosine similarity between the critic's parameter gradients
+    at one state for different goals, and at different states for one goal; untrained agent first.
+    Writes gradsim.csv (every matrix entry) and gradsim.png (the heatmaps).
+
+    Args:
+        run_dirs: Online point-maze runs (crl with any critic, or td3her) on one maze.
+        out: Directory for the figure and the CSV.
+        points: Goals (and states) per matrix, spread over the maze's free space.
+        seed: Draws the points and the untrained agent's parameters.
+    """
+    from crl.analysis.gradients import off_diagonal_mean, similarities
+
+    results = [(agent, similarities(agent, points, seed)) for agent in _agents(run_dirs)]
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "gradsim.csv", [
+        {"agent": agent.label, "varied": varied, "i": i, "j": j, "cosine": float(m[i, j])}
+        for agent, matrices in results for varied, m in matrices.items()
+        for i in range(points) for j in range(points)
+    ])  # fmt: skip
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, len(results), figsize=(2.8 * len(results), 5.4), squeeze=False)
+    width = max(len(agent.label) for agent, _ in results)
+    print(f"{'agent'.ljust(width)}  mean cosine, goals varied  mean cosine, states varied")
+    for column, (agent, matrices) in enumerate(results):
+        means = {varied: off_diagonal_mean(m) for varied, m in matrices.items()}
+        print(f"{agent.label.ljust(width)}  {means['goals']:25.3f}  {means['states']:26.3f}")
+        for row, (varied, m) in enumerate(matrices.items()):
+            ax = axes[row, column]
+            ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu_r")
+            ax.set_title(f"{agent.label}\n{varied} varied: mean {means[varied]:.2f}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(out / "gradsim.png", dpi=150)
+    plt.close(fig)
+    print(f"wrote {out / 'gradsim.png'} and {out / 'gradsim.csv'}")
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {k: f"{v:.6g}" if isinstance(v, float | np.floating) else v for k, v in row.items()}
+            )

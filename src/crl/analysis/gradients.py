@@ -1,0 +1,55 @@
+"""Gradient similarity (the CRL paper's Fig. 17): the cosine similarity between the gradients of the critic
+f(s, a = 0, g) with respect to its parameters at one state for different goals, and at different states
+for one goal. High similarity means an update at one (state, goal) moves the critic's predictions at
+many others (interference); the paper finds it high for an untrained network and low after contrastive
+RL. For ensembles and twin critics, f is the first member's."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from crl.agents import agent_module
+from crl.analysis import features
+from crl.analysis.runs import AnalyzedAgent
+
+
+def cosine_matrix(vectors: jax.Array) -> np.ndarray:
+    """(K, K) cosine similarities between the rows of `vectors` (K, P)."""
+    unit = vectors / jnp.maximum(jnp.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+    return np.asarray(unit @ unit.T)
+
+
+def critic_gradients(agent: AnalyzedAgent, obs: jax.Array, goals: jax.Array) -> jax.Array:
+    """(K, P): the flattened gradient of f(obs_k, 0, goals_k) with respect to the critic's parameters."""
+    module, config = agent_module(agent.config), agent.config
+    critic = agent.params["critic"]
+    _, unravel = ravel_pytree(critic)
+
+    def f(flat, o, g):
+        q = module.q_values(config, unravel(flat), o[None], jnp.zeros((1, agent.env.action_dim)), g[None])
+        return q[0, 0]
+
+    flat, _ = ravel_pytree(critic)
+    return jax.jit(jax.vmap(jax.grad(f), in_axes=(None, 0, 0)))(flat, obs, goals)
+
+
+def similarities(agent: AnalyzedAgent, points: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """{'goals': one state, `points` goals; 'states': `points` states, one goal}: cosine matrices. The
+    points are spread over the maze's free space, ordered by cell so that nearby points sit together."""
+    env = agent.env
+    spread = features.random_points(env, points, seed)
+    spread = spread[np.lexsort((spread[:, 1], spread[:, 0]))]
+    anchor = np.repeat(features.random_points(env, 1, seed + 1), points, 0)
+    many, one = features.observations(env, spread), features.observations(env, anchor)
+    return {
+        "goals": cosine_matrix(critic_gradients(agent, one, many)),
+        "states": cosine_matrix(critic_gradients(agent, many, one)),
+    }
+
+
+def off_diagonal_mean(matrix: np.ndarray) -> float:
+    mask = ~np.eye(len(matrix), dtype=bool)
+    return float(matrix[mask].mean())
