@@ -53,8 +53,9 @@ def test_crl_pair_features_sum_to_the_critics_logit():
     obs = features.observations(env, features.random_points(env, 16, 0))
     goals = features.observations(env, features.random_points(env, 16, 1))
     x = features.pair_features(config, state.params, obs, goals, 2)
-    q = crl_agent.q_values(config, state.params["critic"], obs, jnp.zeros((16, 2)), goals)[0]
-    log_scale = crl_agent._encode(config, state.params["critic"], obs, jnp.zeros((16, 2)), goals)[2][0]
+    q_values, encode = (jax.jit(f, static_argnums=0) for f in (crl_agent.q_values, crl_agent._encode))
+    q = q_values(config, state.params["critic"], obs, jnp.zeros((16, 2)), goals)[0]
+    log_scale = encode(config, state.params["critic"], obs, jnp.zeros((16, 2)), goals)[2][0]
     np.testing.assert_allclose(x.sum(-1) / np.sqrt(8) * np.exp(log_scale), q, rtol=1e-5, atol=1e-6)
     assert np.abs(q).max() > 1e-3
 
@@ -74,15 +75,15 @@ def test_td3_features_are_its_first_critics_last_hidden_layer():
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """A short CRL run and a short TD3+HER run on point-fourrooms."""
+    """A short CRL run and a short TD3+HER run on point-fourrooms (208 random steps, then 208 updates)."""
     root = tmp_path_factory.mktemp("analysis")
     made = {}
     for agent in ("crl", "td3her"):
         config = preset_config("quick", None, agent, env="point-fourrooms")
         small = dict(batch_size=32, hidden=(32, 32)) | ({"latent_dim": 16} if agent == "crl" else {})
         config = dataclasses.replace(
-            config, agent=dataclasses.replace(config.agent, **small), steps=800, random_steps=400,
-            log_every=400, checkpoint_every=800, eval_every=0, eval_episodes=0, run_dir=root / agent,
+            config, agent=dataclasses.replace(config.agent, **small), steps=416, random_steps=208,
+            log_every=208, checkpoint_every=416, eval_every=0, eval_episodes=0, run_dir=root / agent,
             progress=False,
         )  # fmt: skip
         train(config)
