@@ -89,7 +89,8 @@ class Camera:
 
 @dataclass(frozen=True)
 class ImageTask(RobotTask):
-    """A robot task observed as 64x64 frames: `state_task` builds and steps the simulator."""
+    """A robot task observed as 64x64 frames: `state_task` builds and steps the simulator, and success
+    compares `position` (read from the simulator) with the target; `tracked_dims` only sizes them."""
 
     state_task: RobotTask | None = None
     view: View | None = None
@@ -202,6 +203,7 @@ class SawyerImageTask(ImageTask):
         sim.do_simulation([grip, -grip], n_frames=sim.frame_skip)
 
     def position(self, env, observation):
+        """The object's xyz (push) or xy (bin, whose success ignores height): its first len(tracked_dims)."""
         return env.sim.get_body_com("obj").astype(np.float32)[: len(self.tracked_dims)]
 
 
