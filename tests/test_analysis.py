@@ -121,6 +121,11 @@ def test_tsne_embeds_phi_at_every_grid_point_of_the_maze(runs, tmp_path):
         xy = np.array([[float(r["x"]), float(r["y"])] for r in mine])
         assert np.isfinite(xy).all() and xy.std(0).min() > 0
     assert (out / "tsne.png").stat().st_size > 10_000
+    episode = [r for r in _read(out / "tsne-episode.csv") if r["agent"] == "crl (crl)"]
+    assert [int(r["t"]) for r in episode] == list(range(env.episode_length + 1))
+    path = np.array([[float(r["row"]), float(r["col"])] for r in episode])
+    assert (np.abs(np.diff(path, axis=0)) <= 1.0 + 1e-5).all()  # a step moves at most 1 per axis
+    assert not jax.vmap(env.blocked)(jnp.asarray(path)).any()
 
 
 def test_analyses_refuse_what_they_cannot_read_in_one_line(runs, tmp_path, capsys):

@@ -69,41 +69,57 @@ def probe(run_dirs: Runs, out: Path = Path("analysis"), pairs: int = 4000, seed:
 
 
 def tsne(run_dirs: Runs, out: Path = Path("analysis"), per_cell: int = 3, seed: int = 0) -> None:
-    """t-SNE of phi(s, a = 0) over the maze (CRL paper Fig. 16), untrained agent first, coloured by
-    position. Writes tsne.csv (one row per agent and point) and tsne.png.
+    """t-SNE of phi(s, a = 0) over the maze (CRL paper Fig. 16), coloured by position, and of phi(s_t, a_t)
+    along one episode of each agent's own policy (as Fig. 14), coloured by time; untrained agent first.
+    Writes tsne.csv, tsne-episode.csv and tsne.png.
 
     Args:
         run_dirs: Online point-maze crl runs on one maze.
-        out: Directory for the figure and the CSV.
+        out: Directory for the figure and the CSVs.
         per_cell: Points per free cell along each axis (3: 9 points in a cell).
-        seed: t-SNE's random state and the untrained agent's parameters.
+        seed: t-SNE's random state, the episode's reset and the untrained agent's parameters.
     """
-    from crl.analysis.tsne import position_colours, tsne_agent
+    from crl.analysis.tsne import position_colours, tsne_agent, tsne_episode
 
     agents = _agents(run_dirs)
-    results = [(agent, *tsne_agent(agent, per_cell, seed)) for agent in agents]
+    grids = [tsne_agent(agent, per_cell, seed) for agent in agents]
+    episodes = [tsne_episode(agent, seed) for agent in agents]
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out / "tsne.csv", [
         {"agent": agent.label, "row": p[0], "col": p[1], "x": e[0], "y": e[1]}
-        for agent, positions, embedding in results for p, e in zip(positions, embedding, strict=True)
+        for agent, (positions, embedding) in zip(agents, grids, strict=True)
+        for p, e in zip(positions, embedding, strict=True)
+    ])  # fmt: skip
+    _write_csv(out / "tsne-episode.csv", [
+        {"agent": agent.label, "t": t, "row": p[0], "col": p[1], "x": e[0], "y": e[1]}
+        for agent, (positions, embedding) in zip(agents, episodes, strict=True)
+        for t, (p, e) in enumerate(zip(positions, embedding, strict=True))
     ])  # fmt: skip
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(results) + 1, figsize=(3.0 * (len(results) + 1), 3.0))
-    env, positions = agents[0].env, results[0][1]
-    colours = position_colours(positions, env.walls.shape)
-    axes[0].imshow(env.walls, cmap="Greys", extent=(0, env.walls.shape[1], env.walls.shape[0], 0))
-    axes[0].scatter(positions[:, 1], positions[:, 0], c=colours, s=6)
-    axes[0].set_title(f"{env.name}: points", fontsize=9)
-    for ax, (agent, _, embedding) in zip(axes[1:], results, strict=True):
+    fig, axes = plt.subplots(2, len(agents) + 1, figsize=(3.0 * (len(agents) + 1), 6.0), squeeze=False)
+    env, positions = agents[0].env, grids[0][0]
+    rows, cols = env.walls.shape
+    colours = position_colours(positions, (rows, cols))
+    for ax in axes[:, 0]:
+        ax.imshow(env.walls, cmap="Greys", extent=(0, cols, rows, 0))
+    axes[0, 0].scatter(positions[:, 1], positions[:, 0], c=colours, s=6)
+    axes[0, 0].set_title(f"{env.name}: points", fontsize=9)
+    for ax, agent, (_, embedding) in zip(axes[0, 1:], agents, grids, strict=True):
         ax.scatter(embedding[:, 0], embedding[:, 1], c=colours, s=6)
         ax.set_title(agent.label, fontsize=9)
-    for ax in axes:
+    for k, (agent, (path, embedding)) in enumerate(zip(agents, episodes, strict=True)):
+        time = np.arange(len(path))
+        axes[1, 0].scatter(path[:, 1], path[:, 0], c=time, cmap="viridis", s=5, marker="os^v"[k % 4])
+        axes[1, k + 1].scatter(embedding[:, 0], embedding[:, 1], c=time, cmap="viridis", s=8)
+        axes[1, k + 1].set_title(f"{agent.label}: one episode", fontsize=9)
+    axes[1, 0].set_title("episodes (colour: time step)", fontsize=9)
+    for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
     fig.savefig(out / "tsne.png", dpi=150)
     plt.close(fig)
-    print(f"wrote {out / 'tsne.png'} and {out / 'tsne.csv'} ({len(positions)} points, {len(results)} agents)")
+    print(f"wrote {out / 'tsne.png'}, tsne.csv ({len(positions)} points) and tsne-episode.csv")
 
 
 def gradsim(run_dirs: Runs, out: Path = Path("analysis"), points: int = 32, seed: int = 0) -> None:

@@ -42,10 +42,13 @@ def observations(env: PointMaze, positions: np.ndarray) -> jax.Array:
     return jax.jit(jax.vmap(env.observation))(states)
 
 
-def state_action(config: AgentConfig, params: dict, obs: jax.Array, action_dim: int) -> np.ndarray:
-    """(N, d) phi(s, a = 0) of a CRL agent."""
+def state_action(
+    config: AgentConfig, params: dict, obs: jax.Array, action_dim: int = 0, actions: jax.Array | None = None
+) -> np.ndarray:
+    """(N, d) phi(s, a) of a CRL agent: a = `actions`, or zeros of `action_dim`."""
     _require_crl(config, "t-SNE of phi(s, a)")
-    phi, _, _ = _encode(config, params["critic"], obs, jnp.zeros((len(obs), action_dim)), obs)
+    actions = jnp.zeros((len(obs), action_dim)) if actions is None else actions
+    phi, _, _ = _encode(config, params["critic"], obs, actions, obs)
     return np.asarray(phi)
 
 

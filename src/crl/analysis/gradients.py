@@ -25,7 +25,7 @@ def cosine_matrix(vectors: jax.Array) -> np.ndarray:
 def critic_gradients(agent: AnalyzedAgent, obs: jax.Array, goals: jax.Array) -> jax.Array:
     """(K, P): the flattened gradient of f(obs_k, 0, goals_k) with respect to the critic's parameters."""
     module, config = agent_module(agent.config), agent.config
-    critic = agent.params["critic"]
+    critic = agent.state.params["critic"]
     _, unravel = ravel_pytree(critic)
 
     def f(flat, o, g):

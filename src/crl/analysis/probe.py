@@ -33,9 +33,7 @@ def probe_agent(agent: AnalyzedAgent, pairs: int, seed: int = 0) -> dict[str, fl
     env = agent.env
     starts, goals = features.random_points(env, pairs, seed), features.random_points(env, pairs, seed + 1)
     distance = np.asarray(env.shortest_path(starts, goals), np.float64)
-    x = features.pair_features(
-        agent.config, agent.params, features.observations(env, starts), features.observations(env, goals),
-        env.action_dim,
-    )  # fmt: skip
+    obs, goal_obs = features.observations(env, starts), features.observations(env, goals)
+    x = features.pair_features(agent.config, agent.state.params, obs, goal_obs, env.action_dim)
     result = linear_probe(x, distance, seed)
     return {"agent": agent.label, **result, "relative_test_mse": result["test_mse"] / result["test_variance"]}

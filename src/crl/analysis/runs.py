@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jax
 
@@ -20,7 +21,7 @@ from crl.errors import CrlError
 class AnalyzedAgent:
     label: str  # what figures and tables call it: "untrained", or the run's agent and directory
     config: AgentConfig
-    params: dict
+    state: Any  # the agent's train state (its `params` hold the networks)
     env: PointMaze
 
 
@@ -34,14 +35,14 @@ def load_run(run_dir: Path) -> AnalyzedAgent:
     states, _ = Checkpoints(directory / "checkpoints").restore(online_job(config, [seed], []).template())
     env = make_env(config.env)
     label = f"{agent_name(config.agent)} ({Path(run_dir).name})"
-    return AnalyzedAgent(label, config.agent.for_run(config.steps), states.params, env)
+    return AnalyzedAgent(label, config.agent.for_run(config.steps), states, env)
 
 
 def untrained(run: AnalyzedAgent, seed: int = 0) -> AnalyzedAgent:
     """The run's agent with fresh parameters: the baseline every analysis compares against."""
     obs_shape = run.env.obs_shape
     state = agent_module(run.config).init(jax.random.PRNGKey(seed), run.config, obs_shape, run.env.action_dim)
-    return AnalyzedAgent(f"untrained {agent_name(run.config)}", run.config, state.params, run.env)
+    return AnalyzedAgent(f"untrained {agent_name(run.config)}", run.config, state, run.env)
 
 
 def _point_maze_run(run_dir: Path, config: TrainConfig) -> TrainConfig:
