@@ -25,11 +25,10 @@ from importlib.metadata import version
 import numpy as np
 from report import BENCHMARKS, write_section
 
-from crl.envs import HOST_TASKS
-from crl.envs.robot_images import SHADOW_MAP
+from crl.envs import IMAGE_TASKS
+from crl.envs.robot_images import SHADOW_MAP, Camera
 
 SECTION = "## Image robot tasks on the host: steps, resets, memory"
-TASKS = [name for name in HOST_TASKS if name.endswith("-image")]
 
 
 def frames_and_times(name: str, shadow_map: int | None, steps: int, repeats: int) -> tuple:
@@ -37,10 +36,10 @@ def frames_and_times(name: str, shadow_map: int | None, steps: int, repeats: int
     the model's)."""
     import mujoco  # after crl, which chooses MuJoCo's OpenGL backend
 
-    task = HOST_TASKS[name]
+    task = IMAGE_TASKS[name]
     sim = task.state_task.make(0)
     saved = sim.model.vis.quality.shadowsize
-    env = task.camera(sim)  # crl's camera sets crl's shadow map before making its renderer...
+    env = Camera(sim, task.view)  # crl's camera sets crl's shadow map before making its renderer...
     if shadow_map is None:  # ...so the model's own needs a renderer made after restoring it
         sim.model.vis.quality.shadowsize = saved
         env.renderer = mujoco.Renderer(sim.model, 64, 64)
@@ -90,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     args.replays.sort()  # children's peak memory is the largest so far: smallest first
     rows = []
-    for name in TASKS:
+    for name in IMAGE_TASKS:
         ours, step_ours, reset_ours = in_fresh_process(name, SHADOW_MAP, args.steps, args.repeats)
         model, step_model, reset_model = in_fresh_process(name, None, args.steps, args.repeats)
         changed = np.abs(ours.astype(int) - model.astype(int)).max(-1)

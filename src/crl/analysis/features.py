@@ -68,9 +68,12 @@ def _require_crl(config: AgentConfig, what: str) -> None:
         raise CrlError(f"{what} needs a crl run's representations; this run trained {agent_name(config)}")
 
 
+_encode_all = jax.jit(crl_agent._encode, static_argnums=0)
+
+
 def _encode(config: CRLConfig, critic_params, obs, actions, goals):
-    encode = jax.jit(crl_agent._encode, static_argnums=0)
-    phi, psi, log_scale = encode(config, critic_params, obs, actions, goals)
+    """(phi, psi, log_scale) of ensemble member 0."""
+    phi, psi, log_scale = _encode_all(config, critic_params, obs, actions, goals)
     return phi[0], psi[0], log_scale[0]
 
 

@@ -25,14 +25,12 @@ def cosine_matrix(vectors: jax.Array) -> np.ndarray:
 def critic_gradients(agent: AnalyzedAgent, obs: jax.Array, goals: jax.Array) -> jax.Array:
     """(K, P): the flattened gradient of f(obs_k, 0, goals_k) with respect to the critic's parameters."""
     module, config = agent_module(agent.config), agent.config
-    critic = agent.state.params["critic"]
-    _, unravel = ravel_pytree(critic)
+    flat, unravel = ravel_pytree(agent.state.params["critic"])
 
-    def f(flat, o, g):
-        q = module.q_values(config, unravel(flat), o[None], jnp.zeros((1, agent.env.action_dim)), g[None])
+    def f(params, o, g):
+        q = module.q_values(config, unravel(params), o[None], jnp.zeros((1, agent.env.action_dim)), g[None])
         return q[0, 0]
 
-    flat, _ = ravel_pytree(critic)
     return jax.jit(jax.vmap(jax.grad(f), in_axes=(None, 0, 0)))(flat, obs, goals)
 
 

@@ -21,7 +21,8 @@ ENVS: dict[str, PointMaze] = {
 
 
 # The robot tasks, observed as states and (the paper's image variants) as 64x64 images.
-HOST_TASKS: dict[str, RobotTask] = {**TASKS, **image_tasks(TASKS)}
+IMAGE_TASKS = image_tasks(TASKS)
+HOST_TASKS: dict[str, RobotTask] = {**TASKS, **IMAGE_TASKS}
 
 
 def names() -> list[str]:

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from crl.envs.robots import _SEED_RANGE, FetchTask, RobotTask, SawyerTask
+from crl.envs.robots import _SEED_RANGE, RobotTask, SawyerTask
 from crl.errors import EnvironmentFailure, cannot_render
 
 IMAGE_SHAPE = (64, 64, 3)
-# Meta-World's models ask for a 4096 x 4096 shadow map, drawn for every 64x64 frame: 1024 renders Sawyer
-# 2.4x faster on a CPU and moves ~1% of pixels, at shadow edges (benchmarks/robot_images.py). Fetch casts
-# no shadows.
+# Meta-World's models ask for a 4096 x 4096 shadow map, drawn for every 64x64 frame: 1024 steps Sawyer
+# 1.8-2.5x faster on a CPU and moves 1-3% of pixels, at shadow edges (benchmarks/robot_images.py). Fetch
+# casts no shadows.
 SHADOW_MAP = 1024
 _FREE, _FIXED = "free", "fixed"
 
@@ -52,17 +52,19 @@ class View:
     quat: tuple[float, ...] | None = None
     fovy: float = 0.0
     flip: bool = False  # reverse the rows (see the module's docstring)
+    hidden_geoms: tuple[int, ...] = ()  # drawn transparent, as the paper's code hides them
+    hidden_sites: tuple[str, ...] = ()
 
 
 class Camera:
     """One copy's simulator and the renderer that draws it as the task's camera sees it."""
 
-    def __init__(self, sim, view: View, hidden_geoms: tuple[int, ...], hidden_sites: tuple[str, ...]):
+    def __init__(self, sim, view: View):
         self.sim, self.view = sim, view
         model = sim.model
         model.vis.quality.shadowsize = SHADOW_MAP
-        model.geom_rgba[list(hidden_geoms), 3] = 0.0
-        for site in hidden_sites:
+        model.geom_rgba[list(view.hidden_geoms), 3] = 0.0
+        for site in view.hidden_sites:
             model.site(site).rgba[3] = 0.0
         if view.kind == _FREE:
             self.camera = mujoco.MjvCamera()
@@ -100,10 +102,7 @@ class ImageTask(RobotTask):
         return IMAGE_SHAPE
 
     def make(self, seed: int) -> Camera:
-        return self.camera(self.state_task.make(seed))
-
-    def camera(self, sim) -> Camera:
-        raise NotImplementedError
+        return Camera(self.state_task.make(seed), self.view)
 
     def step(self, env: Camera, action: np.ndarray) -> np.ndarray:
         self.state_task.step(env.sim, action)
@@ -129,9 +128,6 @@ _FETCH_LASERS = (1, 2, 3, 4)  # the mocap body's translucent green geoms
 
 @dataclass(frozen=True)
 class FetchImageTask(ImageTask):
-    def camera(self, sim) -> Camera:
-        return Camera(sim, self.view, _FETCH_LASERS, ("target0",))
-
     def _reset(self, env: Camera, rng: np.random.Generator) -> dict:
         return env.sim.reset(seed=int(rng.integers(_SEED_RANGE)))[0]
 
@@ -193,9 +189,6 @@ class FetchPushImage(FetchImageTask):
 
 @dataclass(frozen=True)
 class SawyerImageTask(ImageTask):
-    def camera(self, sim) -> Camera:
-        return Camera(sim, self.view, (), ("goal",) if self.name.startswith("sawyer-push") else ())
-
     @staticmethod
     def _hold(sim, hand_at: np.ndarray, grip: float) -> None:
         """One step with the mocap (the hand's target) at `hand_at` and the gripper commanded to `grip`."""
@@ -257,11 +250,12 @@ class SawyerBinImage(SawyerImageTask):
 
 
 def _fetch_view(lookat, distance, azimuth, elevation) -> View:
-    return View(_FREE, lookat=lookat, distance=distance, azimuth=azimuth, elevation=elevation)
+    return View(_FREE, lookat=lookat, distance=distance, azimuth=azimuth, elevation=elevation,
+                hidden_geoms=_FETCH_LASERS, hidden_sites=("target0",))  # fmt: skip
 
 
-def _corner2(pos, fovy, quat=None) -> View:
-    return View(_FIXED, name="corner2", pos=pos, fovy=fovy, quat=quat, flip=True)
+def _corner2(pos, fovy, quat=None, hidden_sites=()) -> View:
+    return View(_FIXED, name="corner2", pos=pos, fovy=fovy, quat=quat, flip=True, hidden_sites=hidden_sites)
 
 
 def image_tasks(state: dict[str, RobotTask]) -> dict[str, ImageTask]:
@@ -278,10 +272,9 @@ def image_tasks(state: dict[str, RobotTask]) -> dict[str, ImageTask]:
                        view=_fetch_view((1.25, 0.8, 0.4), 0.65, 90.0, -40.0)),
         SawyerPushImage("sawyer-push-image", "Meta-World push-v3, 64x64 images", pixels, 4, 150,
                         tracked_dims=(0, 1, 2), state_task=state["sawyer-push"],
-                        view=_corner2((0.7, 0.65, 0.1), 45.0, level)),
+                        view=_corner2((0.7, 0.65, 0.1), 45.0, level, ("goal",))),
         SawyerBinImage("sawyer-bin-image", "Meta-World bin-picking-v3, 64x64 images", pixels, 4, 150,
                        tracked_dims=(0, 1), state_task=state["sawyer-bin"],
                        view=_corner2((1.3, -0.05, 0.9), 14.0)),
     )  # fmt: skip
-    assert all(isinstance(t.state_task, FetchTask | SawyerTask) for t in tasks)
     return {task.name: task for task in tasks}
