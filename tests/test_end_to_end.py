@@ -38,5 +38,5 @@ def test_critic_accuracy_rises_well_above_chance_and_the_run_evaluates(tiny_data
     evals = read_jsonl(tmp_path / "run" / "eval.jsonl")
     assert evals[-1]["step"] == config.steps
     # `crl eval` re-evaluates the latest checkpoint with the same protocol and seed: same numbers.
-    (again,) = evaluate_run(tmp_path / "run", progress=False)
+    (again,), _ = evaluate_run(tmp_path / "run", progress=False)
     assert again.task_success == result.task_success

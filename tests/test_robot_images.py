@@ -3,12 +3,15 @@ image runs through the host loop."""
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 
 pytest.importorskip("gymnasium_robotics", reason="the robot tasks need `pip install -e '.[test]'`")
 pytest.importorskip("metaworld", reason="the robot tasks need `pip install -e '.[test]'`")
 
+from crl.analysis.robustness import PERTURBATIONS, perturbed  # noqa: E402
 from crl.checkpoint import Checkpoints  # noqa: E402
 from crl.cli import main  # noqa: E402
 from crl.envs import IMAGE_TASKS, make_env  # noqa: E402
@@ -83,25 +86,30 @@ def test_success_is_the_hidden_object_at_the_target(name):
     assert envs.succeeded.tolist() == [True, False, False, False]
 
 
-def test_an_image_task_trains_through_the_host_loop_and_stores_its_frames(tmp_path):
-    """fetch-reach-image through `crl train`: the quick preset's CNN agent, rounds of 2 copies x 50 steps
-    and 5 updates.
-    The replay holds the episodes as uint8 frames, each one the named episode replayed, with the goal
-    image it was commanded."""
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def push_run(tmp_path_factory):
+    """fetch-push-image through `crl train`: the quick preset's CNN agent, rounds of 2 copies x 50 steps
+    and 5 updates."""
+    run = tmp_path_factory.mktemp("push") / "run"
     flags = (
-        "--env fetch-reach-image --num-envs 2 --collect 100 --random-steps 100 --env-steps 200 "
+        "--env fetch-push-image --num-envs 2 --collect 100 --random-steps 100 --env-steps 200 "
         "--log-every 100 --checkpoint-every 200 --eval-every 0 --eval-episodes 2 --update-ratio 0.05 "
         "--agent.batch-size 8 --replay-size 2000 --no-progress"
     )
-    args = ["train", *flags.split(), "--run-dir", str(run)]
-    assert main(args) == 0
+    assert main(["train", *flags.split(), "--run-dir", str(run)]) == 0
+    return run
+
+
+def test_an_image_task_trains_through_the_host_loop_and_stores_its_frames(push_run):
+    """The replay holds the episodes as uint8 frames, each one the named episode replayed, with the goal
+    image it was commanded."""
+    run = push_run
     config = read_config(run)
     assert config.agent.encoder == "nature"
     _, collector = Checkpoints(run / "checkpoints").restore(online_job(config, [0], []).template(), 200)
     replay = collector.replay
     assert replay.episode_observations.dtype == np.uint8 and replay.episode_goals.shape[1:] == IMAGE_SHAPE
-    task = make_env("fetch-reach-image")
+    task = make_env("fetch-push-image")
     episode = 3  # played by the policy, in the second round
     envs = HostEnvs(task, 1, seed=42)
     frames, goals = envs.reset([(0, episode)])
@@ -111,3 +119,51 @@ def test_an_image_task_trains_through_the_host_loop_and_stores_its_frames(tmp_pa
         np.testing.assert_array_equal(frames[0], observations[t])
         frames = envs.step(np.asarray(actions[t])[None])
     assert bool(replay.episode_acted[episode, 0])
+
+
+def _episode(task, perturbation=None):
+    task = task if perturbation is None else perturbed(task, perturbation)
+    envs = HostEnvs(task, 1, seed=3)
+    frames, goals = envs.reset([(0, 1)])
+    sim = envs.envs[0].sim
+    grip, block = sim.data.site("robot0:grip").xpos.copy(), sim.data.joint("object0:joint").qpos[:3].copy()
+    return frames[0], goals[0], envs.targets[0].copy(), grip, block
+
+
+def test_each_perturbation_changes_only_what_it_names():
+    """F.5's variants of fetch-push-image: the same episode (target, block, goal) with the object red, the
+    table yellow, or the gripper starting 10 cm toward the camera (and its goal image unchanged)."""
+    task = make_env("fetch-push-image")
+    frame, goal, target, grip, block = _episode(task)
+
+    def red(image):
+        return ((image[..., 0] > 150) & (image[..., 1] < 60) & (image[..., 2] < 60)).mean()
+
+    def yellow(image):
+        return ((image[..., 0] > 180) & (image[..., 1] > 150) & (image[..., 2] < 80)).mean()
+
+    red_frame, red_goal, red_target, *_ = _episode(task, "object red")
+    assert red(goal) == 0 and red(red_goal) > 0.002 and np.array_equal(red_target, target)
+    assert yellow(frame) == 0 and yellow(_episode(task, "table yellow")[0]) > 0.3
+    moved_frame, moved_goal, moved_target, moved_grip, moved_block = _episode(task, "arm toward camera")
+    np.testing.assert_array_equal(moved_goal, goal)
+    np.testing.assert_allclose(moved_block, block, atol=0.01)
+    assert moved_grip[1] < grip[1] - 0.04 and abs(moved_grip[0] - grip[0]) < 0.06
+    assert not np.array_equal(moved_frame, frame)
+
+
+def test_robustness_evaluates_the_run_on_every_perturbation(push_run, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert (
+        main(["analyze", "robustness", str(push_run), "--trials", "2", "--repeats", "2", "--out", str(out)])
+        == 0
+    )
+    with (out / "robustness.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["perturbation"], r["repeat"]) for r in rows] == [
+        (p, str(k)) for p in PERTURBATIONS for k in (0, 1)
+    ]
+    assert {float(r["success"]) for r in rows} <= {0.0, 0.5, 1.0}
+    printed = capsys.readouterr().out
+    assert all(f"{p}: " in printed for p in PERTURBATIONS) and (out / "robustness.png").exists()
+    assert main(["analyze", "robustness", str(push_run), "--trials", "0"]) == 2

@@ -47,8 +47,8 @@ def test_vmapped_seeds_match_separate_runs(tiny_data_dir, tmp_path):
         )
         assert results[seed - 3].task_success == result.task_success
     # Each seed directory is a run directory of its own: `crl eval` takes it, and the group.
-    (single,) = evaluate_run(tmp_path / "group" / "seed4", progress=False)
-    both = evaluate_run(tmp_path / "group", progress=False)
+    (single,), _ = evaluate_run(tmp_path / "group" / "seed4", progress=False)
+    both, _ = evaluate_run(tmp_path / "group", progress=False)
     assert single.task_success == both[1].task_success
 
 

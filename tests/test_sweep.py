@@ -18,6 +18,7 @@ from crl.errors import CrlError
 from crl.experiments import sweep as sw
 from crl.experiments.results import collect
 from crl.logs import read_jsonl
+from crl.train import read_config
 from tests.conftest import DATASET
 
 TINY = ["--agent.batch-size", "32", "--agent.hidden", "32", "32", "--agent.latent-dim", "16", "--no-progress"]
@@ -144,3 +145,26 @@ def test_reproduce_dry_run_lists_the_runs_and_their_gpu_time(capsys, tmp_path):
         gflop, hours = re.search(r"(\d+) GFLOP/update, ~([\d.]+) GPU h", line).groups()
         assert float(hours) == pytest.approx(float(gflop) * 1e9 * 1e6 * 4 / 50e12 / 3600, abs=0.02)
     assert not (tmp_path / "sweep.json").exists()  # a dry run starts nothing
+
+
+def test_reproduce_a_figure_trains_its_arms_online_and_reports_them_by_name(capsys, tmp_path):
+    """crl-fig10 on one maze, two seeds, a few rounds: each arm's runs carry its actor-goal flags, and the
+    report names the arms (not the agent, which is crl for all three)."""
+    schedule = ["--steps", "480", "--random-steps", "400", "--log-every", "240", "--eval-every", "240",
+                "--checkpoint-every", "480", "--eval-episodes", "4", *TINY[:-1]]  # fmt: skip
+    code = main(["reproduce", "crl-fig10", "--datasets", "point-spiral11x11", "--seeds", "2", "--out",
+                 str(tmp_path), "--no-progress", *schedule])  # fmt: skip
+    assert code == 0
+    probabilities = {}
+    for arm in ("random", "future", "mixture"):
+        for seed in (0, 1):
+            config = to_dict(read_config(tmp_path / "point-spiral11x11" / arm / "seeds0-1" / f"seed{seed}"))
+            probabilities[arm] = (config["agent"]["actor_p_trajgoal"], config["agent"]["actor_p_randomgoal"])
+            assert config["env"] == "point-spiral11x11" and config["steps"] == 480
+    assert probabilities == {"random": (0.0, 1.0), "future": (1.0, 0.0), "mixture": (0.5, 0.5)}
+    results = collect(tmp_path)
+    assert sorted((r.label, r.seed) for r in results) == [(a, s) for a in ("future", "mixture", "random")
+                                                          for s in (0, 1)]  # fmt: skip
+    assert all(r.score is not None and [step for step, _ in r.curve] == [240, 480] for r in results)
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert all(arm in table for arm in ("random", "future", "mixture"))

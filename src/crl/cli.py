@@ -28,7 +28,7 @@ commands:
   sweep       train a grid of datasets x agents x variants x seeds, locally or on Ray (`crl sweep --help`)
   report      tables (mean ± std, Welch's test, IQM, published numbers) and curves of a sweep
   reproduce   run and report one of the papers' tables (`crl reproduce mrcrl-table1 --dry-run`)
-  analyze     what a point-maze run learnt: `crl analyze probe|tsne|gradsim RUN_DIR...`
+  analyze     what a run learnt: `crl analyze probe|tsne|gradsim|robustness|transfer RUN_DIR...`
 
 `crl train` with no flags trains CRL on pointmaze-medium-navigate-v0 with the `quick` preset,
 generating the dataset locally on first use.
@@ -64,6 +64,7 @@ def _eval(args: Sequence[str]) -> int:
         run_dir: Annotated[Path, tyro.conf.Positional],
         eval_episodes: int | None = None,
         progress: bool = True,
+        video: bool = False,
     ) -> None:
         """Evaluate RUN_DIR's latest checkpoint (OGBench tasks, or an online run's goals); adds to eval.jsonl.
 
@@ -71,9 +72,14 @@ def _eval(args: Sequence[str]) -> int:
             run_dir: A run directory written by `crl train`.
             eval_episodes: Episodes per task (default: the run's own setting).
             progress: Show a progress bar.
+            video: Also write each seed's first evaluation episode of every task as a video, the goal
+                beside the scene (MP4 with `pip install -e '.[video]'`, else GIF), under SEED_DIR/videos.
         """
-        for result in evaluate_run(run_dir, eval_episodes, progress):
+        results, videos = evaluate_run(run_dir, eval_episodes, progress, video)
+        for result in results:
             print(format_table(result))
+        for path in videos:
+            print(f"video: {path}")
 
     tyro.cli(run, args=args, prog="crl eval")
     return 0
@@ -304,7 +310,7 @@ def _report(argv: Sequence[str]) -> int:
 
 def _reproduce(argv: Sequence[str]) -> int:
     from crl.data.names import check_dataset_name
-    from crl.experiments import reference, reproduce
+    from crl.experiments import reproduce
     from crl.experiments import sweep as sw
     from crl.experiments.report import to_markdown, write_report
 
@@ -328,9 +334,9 @@ def _reproduce(argv: Sequence[str]) -> int:
     _execution_flags(parser)
     args, extra = parser.parse_known_args(argv)
     table = reproduce.TABLES[args.table]
-    datasets = reference.table_datasets(table.reference)
+    datasets = table.datasets()
     if args.datasets:
-        chosen = [check_dataset_name(d) for d in sw.parse_list(args.datasets)]
+        chosen = [d if sw.is_online(d) else check_dataset_name(d) for d in sw.parse_list(args.datasets)]
         outside = [d for d in chosen if d not in datasets]
         if outside:
             raise CrlError(f"{outside[0]} is not in {args.table}; its datasets: {', '.join(datasets)}")
@@ -352,9 +358,13 @@ def _reproduce(argv: Sequence[str]) -> int:
 def _analyze(args: Sequence[str]) -> int:
     from crl.analysis import commands
 
-    subcommands = {"probe": commands.probe, "tsne": commands.tsne, "gradsim": commands.gradsim}
+    subcommands = {
+        name: getattr(commands, name) for name in ("probe", "tsne", "gradsim", "robustness", "transfer")
+    }
     if not args or args[0] not in subcommands:
-        print("usage: crl analyze {probe,tsne,gradsim} RUN_DIR... [FLAGS]  (`crl analyze probe --help`)")
+        print(
+            f"usage: crl analyze {{{','.join(subcommands)}}} RUN_DIR... [FLAGS]  (`crl analyze probe --help`)"
+        )
         return 0 if args and args[0] in ("-h", "--help") else 2
     tyro.cli(subcommands[args[0]], args=args[1:], prog=f"crl analyze {args[0]}")
     return 0

@@ -380,6 +380,9 @@ class TrainConfig:
     """Online: transitions of uniformly random actions collected before the first update."""
     replay_size: int = 1_000_000
     """Online: replay capacity in transitions, kept as whole episodes."""
+    init_from: Path | None = None
+    """Start the critic (the representations phi(s, a), psi(g) and their observation encoders) from this
+    CRL run's latest checkpoint (seed 0), for transfer (CRL paper F.4); the actor starts fresh."""
 
     @property
     def online(self) -> bool:
@@ -391,6 +394,8 @@ class TrainConfig:
         for name in ("eval_every", "eval_episodes"):
             if getattr(self, name) < 0:
                 raise CrlError(f"--{name.replace('_', '-')} must be non-negative, got {getattr(self, name)}")
+        if self.init_from is not None and not (Path(self.init_from) / "config.json").exists():
+            raise CrlError(f"--init-from {self.init_from} is not a run directory (no config.json)")
         if self.online:
             self._validate_online()
         elif getattr(self.agent, "relabel_filter", None) is not None:
@@ -458,10 +463,13 @@ def _positive(config: object, *names: str) -> None:
             raise CrlError(f"{prefix}{name.replace('_', '-')} must be positive, got {value}")
 
 
+_PATHS = ("run_dir", "data_dir", "init_from")  # stored as strings in config.json
+
+
 def to_dict(config: TrainConfig) -> dict:
     out = dataclasses.asdict(config)
     out["agent"] = {"name": agent_name(config.agent), **out["agent"]}
-    for key in ("run_dir", "data_dir"):
+    for key in _PATHS:
         out[key] = None if out[key] is None else str(out[key])
     return out
 
@@ -473,6 +481,6 @@ def from_dict(raw: dict) -> TrainConfig:
 
     cls = AGENTS[agent.pop("name", "crl")].config
     agent = {k: tuple(v) if isinstance(v, list) else v for k, v in agent.items()}
-    for key in ("run_dir", "data_dir"):
+    for key in _PATHS:
         raw[key] = None if raw.get(key) is None else Path(raw[key])
     return TrainConfig(agent=cls(**agent), **raw)

@@ -43,11 +43,25 @@ def episode_seed(seed: int, task_id: int, episode: int) -> list[int]:
 
 def reset_episode(env: gymnasium.Env, seed: int, task_id: int, episode: int) -> tuple[np.ndarray, np.ndarray]:
     """Reset `env` to `task_id`; the start and goal depend only on (seed, task_id, episode)."""
+    obs, info = start_episode(env, seed, task_id, episode)
+    return obs, info["goal"]
+
+
+def start_episode(
+    env: gymnasium.Env, seed: int, task_id: int, episode: int, **options
+) -> tuple[np.ndarray, dict]:
+    """`reset_episode`, with more reset options (`render_goal`) and the whole info dict."""
     # OGBench environments noise the start and goal with NumPy's global generator.
     np.random.seed(episode_seed(seed, task_id, episode))
     env.action_space.seed(int(np.random.randint(2**31)))
-    obs, info = env.reset(seed=int(np.random.randint(2**31)), options=dict(task_id=task_id))
-    return obs, info["goal"]
+    return env.reset(seed=int(np.random.randint(2**31)), options=dict(task_id=task_id, **options))
+
+
+def step_seed(episode_stream: int, t: int) -> None:
+    """Seed NumPy's global generator for step `t` of an episode: draws an environment makes while stepping
+    (the teleport maze's exit, powderworld's simulation) depend on the episode and step alone, not on the
+    other episodes stepped beside it."""
+    np.random.seed((episode_stream + t) % 2**32)
 
 
 _ENV_POOL: dict[str, list[gymnasium.Env]] = {}
@@ -126,10 +140,7 @@ def _run_wave(env_id: str, policy: Policy, jobs: list, bar: tqdm) -> np.ndarray:
     while running.any():  # every episode ends: the environments carry OGBench's time limits
         actions = np.asarray(policy(obs, goals))
         for i in np.flatnonzero(running):
-            # Draws an environment makes from NumPy's global generator while stepping (the teleport
-            # maze's exit, powderworld's simulation) depend on the episode and step alone, not on the
-            # other episodes in the wave.
-            np.random.seed((step_seeds[i] + t) % 2**32)
+            step_seed(step_seeds[i], t)
             obs[i], _, terminated, truncated, info = envs[i].step(actions[i])
             if terminated or truncated:
                 running[i] = False

@@ -356,7 +356,7 @@ def train(config: TrainConfig) -> list[EvalResult] | None:
         if carry is None:
             if config.resume:  # sweeps resume every run, started or not
                 print(f"no checkpoint in {run_dir}: starting a new run")
-            carry = job.initial()
+            carry = _transferred(config, job.initial()) if config.init_from else job.initial()
         else:
             print(f"resuming {run_dir} from step {start}")
         logs += [RunLog(directory, resume_from=start if config.resume else None) for _, directory in runs]
@@ -374,6 +374,33 @@ def train(config: TrainConfig) -> list[EvalResult] | None:
             log.close()
         for c in checkpoints:
             c.close()
+
+
+def _transferred(config: TrainConfig, carry):
+    """A fresh carry whose critic starts from `config.init_from`'s (`crl.transfer`)."""
+    from crl.transfer import init_from
+
+    if config.online:
+        return (init_from(config.init_from, carry[0], config.agent), *carry[1:])
+    return init_from(config.init_from, carry, config.agent)
+
+
+def checkpoint_template(config: TrainConfig, seed: int = 0):
+    """One seed's carry as its checkpoints hold it (shapes and dtypes; nothing is loaded)."""
+    if config.online:
+        return online.online_job(config, [seed], []).template()
+    obs_shape, action_dim = store.env_spaces(env_name(config.dataset))
+    return unstack(initial_states(config.agent.for_run(config.steps), [0], obs_shape, action_dim), 0)
+
+
+def latest_agent(run_dir: Path) -> tuple[TrainConfig, Any]:
+    """A run's config and seed 0's agent train state at its latest checkpoint."""
+    if not (Path(run_dir) / "config.json").exists():
+        raise CrlError(f"{run_dir} is not a run directory (no config.json); give one `crl train` wrote")
+    config = read_config(run_dir)
+    seed, directory = seed_runs(Path(run_dir), config)[0]
+    carry = Checkpoints(directory / "checkpoints").restore(checkpoint_template(config, seed))
+    return config, carry[0] if config.online else carry
 
 
 def _evaluation_missing(runs: list[tuple[int, Path]], step: int, config: TrainConfig) -> bool:
@@ -436,9 +463,12 @@ def _train_chunks(config: TrainConfig, job: Job, carry, start: int, checkpoints,
     return carry
 
 
-def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = True) -> list[EvalResult]:
+def evaluate_run(
+    run_dir: Path, episodes: int | None = None, progress: bool = True, video: bool = False
+) -> tuple[list[EvalResult], list[Path]]:
     """Evaluate the latest checkpoint of a run directory (every seed of a multi-seed run, together);
-    appends each result to its seed's eval.jsonl."""
+    appends each result to its seed's eval.jsonl. With `video`, also writes each seed's first episode of
+    every evaluation task as a video (`crl.video`): (results, video paths)."""
     config = dataclasses.replace(read_config(run_dir), progress=progress)
     if episodes is not None:
         config = dataclasses.replace(config, eval_episodes=episodes)
@@ -454,15 +484,20 @@ def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = Tr
             template, evaluate = job.template(), job.evaluate
         else:
             env_id = env_name(config.dataset)
-            obs_shape, action_dim = store.env_spaces(env_id)
+            _, action_dim = store.env_spaces(env_id)
             agent_config = config.agent.for_run(config.steps)
-            template = unstack(initial_states(agent_config, [0], obs_shape, action_dim), 0)
+            template = checkpoint_template(config)
             evaluate = partial(run_evaluation, logs, env_id=env_id, seeds=seeds, config=config,
                                agent_config=agent_config, action_dim=action_dim)  # fmt: skip
         carry, step = _restore(checkpoints, template, run_dir)
         if carry is None:
             raise CrlError(f"no checkpoint in {run_dir}; train first or check the directory")
-        return evaluate(step=step, carry=carry)
+        results = evaluate(step=step, carry=carry)
+        if not video:
+            return results, []
+        from crl.video import record_run
+
+        return results, record_run(config, carry, step, runs, progress)
     finally:
         for log in logs:
             log.close()

@@ -1,5 +1,6 @@
-"""`crl analyze probe|tsne|gradsim RUN_DIR...`: each analysis on the untrained agent and on every run
-given, as a figure (PNG) and the numbers behind it (CSV) in --out."""
+"""`crl analyze SUBCOMMAND RUN_DIR...`: probe, tsne and gradsim compare the untrained agent with every point-
+maze run given; robustness evaluates a fetch-push-image policy under perturbations; transfer groups runs'
+success curves by where their critic came from. Each writes a figure (PNG) and its numbers (CSV) in --out."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import csv
 from pathlib import Path
 from typing import Annotated
 
+import jax
 import numpy as np
 import tyro
 
@@ -159,6 +161,88 @@ def gradsim(run_dirs: Runs, out: Path = Path("analysis"), points: int = 32, seed
     fig.savefig(out / "gradsim.png", dpi=150)
     plt.close(fig)
     print(f"wrote {out / 'gradsim.png'} and {out / 'gradsim.csv'}")
+
+
+def robustness(run_dir: Annotated[Path, tyro.conf.Positional], out: Path = Path("analysis"), trials: int = 20,
+               repeats: int = 5) -> None:  # fmt: skip
+    """Robustness (CRL paper F.5, Fig. 12): a fetch-push-image run's policy (seed 0, latest checkpoint)
+    on the original task, with the object red, the table yellow, and the arm starting 10 cm toward the
+    camera; success mean +- std over repeats. Writes robustness.csv and robustness.png.
+
+    Args:
+        run_dir: A run on fetch-push-image.
+        out: Directory for the figure and the CSV.
+        trials: Episodes per repeat (the paper: 20).
+        repeats: Repeats per perturbation (the paper: 5).
+    """
+    from crl.analysis.robustness import PERTURBATIONS, perturbed, success_rates
+    from crl.envs import make_env
+    from crl.train import latest_agent, policy_for
+
+    if trials < 1 or repeats < 1:
+        raise CrlError(f"--trials and --repeats must be at least 1, got {trials} and {repeats}")
+    config, state = latest_agent(run_dir)
+    if config.env != "fetch-push-image":
+        raise CrlError(f"{run_dir} trained on {config.env or config.dataset}; robustness studies a "
+                       "fetch-push-image run (`crl train --env fetch-push-image`)")  # fmt: skip
+    task = make_env(config.env)
+    stacked = jax.tree.map(lambda x: x[None], state)
+    policy = policy_for(stacked, config.agent.for_run(config.steps), task.action_dim, 1)
+    table = []
+    for name in PERTURBATIONS:
+        rates = success_rates(perturbed(task, name), policy, trials, repeats)
+        table += [{"perturbation": name, "repeat": r, "success": float(x)} for r, x in enumerate(rates)]
+        print(f"{name}: {rates.mean():.0%} +- {rates.std():.0%} ({repeats} x {trials} episodes)")
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "robustness.csv", table)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    rates = [[r["success"] for r in table if r["perturbation"] == name] for name in PERTURBATIONS]
+    ax.bar(range(len(rates)), [np.mean(x) for x in rates], yerr=[np.std(x) for x in rates], capsize=4)
+    ax.set_xticks(range(len(rates)), list(PERTURBATIONS), fontsize=8)
+    ax.set(ylabel="success", ylim=(0, 1.05), title=f"fetch-push-image ({repeats} x {trials} episodes each)")
+    fig.tight_layout()
+    fig.savefig(out / "robustness.png", dpi=120)
+    plt.close(fig)
+    print(f"wrote {out / 'robustness.png'} and {out / 'robustness.csv'}")
+
+
+def transfer(run_dirs: Runs, out: Path = Path("analysis")) -> None:
+    """Transfer (CRL paper F.4, Fig. 11): each target task's success curves, one per task its critic was
+    transferred from (`crl train --init-from`; "scratch": none), seeds pooled (mean +- std). Prints the
+    final success of each pair; writes transfer.csv and transfer.png.
+
+    Args:
+        run_dirs: Runs of any tasks, with and without --init-from (each with its evaluations).
+        out: Directory for the figure and the CSV.
+    """
+    from crl.analysis.transfer import curves, rows
+
+    if not run_dirs:
+        raise CrlError("name the run directories to compare (`crl train --init-from RUN_DIR` makes them)")
+    table = rows(curves(run_dirs))
+    if not table:
+        raise CrlError("these runs have no evaluations yet (eval.jsonl); train them with --eval-every")
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "transfer.csv", table)
+    targets = sorted({r["target"] for r in table})
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(targets), figsize=(4 * len(targets), 3.2), squeeze=False)
+    for ax, target in zip(axes[0], targets, strict=True):
+        for source in sorted({r["source"] for r in table if r["target"] == target}):
+            pts = [r for r in table if (r["target"], r["source"]) == (target, source)]
+            step = np.array([r["step"] for r in pts])
+            mean, std = (np.array([r[k] for r in pts]) for k in ("success_mean", "success_std"))
+            ax.plot(step, mean, label=f"from {source}")
+            ax.fill_between(step, mean - std, mean + std, alpha=0.2)
+            print(f"{target} from {source}: {mean[-1]:.1%} +- {std[-1]:.1%} at step {step[-1]} "
+                  f"({pts[-1]['seeds']} seeds)")  # fmt: skip
+        ax.set(title=f"target: {target}", xlabel="step", ylabel="success", ylim=(-0.02, 1.02))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "transfer.png", dpi=120)
+    plt.close(fig)
+    print(f"wrote {out / 'transfer.png'} and {out / 'transfer.csv'}")
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 import jax
 
 from crl.agents import agent_module
-from crl.checkpoint import Checkpoints
 from crl.config import AgentConfig, TrainConfig, agent_name
 from crl.envs import make_env, on_host
 from crl.envs.point import PointMaze
@@ -27,12 +26,10 @@ class AnalyzedAgent:
 
 def load_run(run_dir: Path) -> AnalyzedAgent:
     """Seed 0's agent of an online point-maze run, at its latest checkpoint."""
-    from crl.online import online_job
-    from crl.train import read_config, seed_runs
+    from crl.train import latest_agent, read_config
 
-    config = _point_maze_run(Path(run_dir), read_config(run_dir))
-    seed, directory = seed_runs(Path(run_dir), config)[0]
-    states, _ = Checkpoints(directory / "checkpoints").restore(online_job(config, [seed], []).template())
+    _point_maze_run(Path(run_dir), read_config(run_dir))
+    config, states = latest_agent(run_dir)
     env = make_env(config.env)
     label = f"{agent_name(config.agent)} ({Path(run_dir).name})"
     return AnalyzedAgent(label, config.agent.for_run(config.steps), states, env)

@@ -59,7 +59,7 @@ class View:
 class Camera:
     """One copy's simulator and the renderer that draws it as the task's camera sees it."""
 
-    def __init__(self, sim, view: View):
+    def __init__(self, sim, view: View, size: int = IMAGE_SHAPE[0]):
         self.sim, self.view = sim, view
         model = sim.model
         model.vis.quality.shadowsize = SHADOW_MAP
@@ -79,7 +79,7 @@ class Camera:
                 camera.quat[:] = view.quat
             self.camera = camera.id
         try:
-            self.renderer = mujoco.Renderer(model, *IMAGE_SHAPE[:2])
+            self.renderer = mujoco.Renderer(model, size, size)
         except Exception as exc:  # noqa: BLE001 -- MuJoCo raises several types when OpenGL is missing
             raise cannot_render(exc) from None
 
@@ -148,30 +148,50 @@ class FetchReachImage(FetchImageTask):
         return env.sim.data.site("robot0:grip").xpos.astype(np.float32)
 
 
+_BLOCK_START = (1.15, 0.75)
+_BEHIND_BLOCK = (-0.02, 0.0, 0.0)  # where the gripper starts, from the block
+
+
 @dataclass(frozen=True)
 class FetchPushImage(FetchImageTask):
+    # Perturbations of the robustness study (CRL paper F.5; `crl analyze robustness`): bodies drawn in
+    # another colour, and the gripper's start moved (the goal images keep the original).
+    recolour: tuple[tuple[str, tuple[float, float, float, float]], ...] = ()
+    start_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def make(self, seed: int) -> Camera:
+        env = super().make(seed)
+        model = env.sim.model
+        for body, rgba in self.recolour:  # a geom's own colour overrides its material's
+            model.geom_rgba[model.geom_bodyid == model.body(body).id] = rgba
+        return env
+
     def reset(self, env, rng):
         def goal_attempt():
-            self._start(env, rng, block_xy=None)  # the block where the reset drew it
+            self._start(env, rng, block_xy=None, grip=_BEHIND_BLOCK)  # the block where the reset drew it
             block = self._block(env)
             return (env.frame(), block[:2].astype(np.float32)) if block[2] >= 0.4 else None
 
         def start_attempt():
-            self._start(env, rng, block_xy=(1.15, 0.75))
+            self._start(env, rng, _BLOCK_START, np.add(_BEHIND_BLOCK, self.start_offset))
+            if any(self.start_offset):  # the gripper may have brushed the block on its way there
+                block = env.sim.data.joint("object0:joint")
+                block.qpos[:2], block.qvel[:] = _BLOCK_START, 0.0
+                mujoco.mj_forward(env.sim.model, env.sim.data)
             return env.frame() if self._block(env)[2] >= 0.4 else None
 
         goal, target = _retry(self.name, goal_attempt)
         return _retry(self.name, start_attempt), goal, target
 
-    def _start(self, env: Camera, rng, block_xy) -> None:
-        """Reset, pull the gripper back, place the block, and bring the gripper to just behind it."""
+    def _start(self, env: Camera, rng, block_xy, grip) -> None:
+        """Reset, pull the gripper back, place the block, and bring the gripper to `grip` from it."""
         self._reset(env, rng)
         for _ in range(8):
             env.sim.step(np.array([-1.0, 0.0, 0.0, 0.0]))
         if block_xy is not None:
             env.sim.data.joint("object0:joint").qpos[:2] = block_xy
         for _ in range(100):
-            delta = self._block(env) + [-0.02, 0.0, 0.0] - env.sim.data.site("robot0:grip").xpos
+            delta = self._block(env) + grip - env.sim.data.site("robot0:grip").xpos
             if np.linalg.norm(delta) < 0.06:
                 break
             env.sim.step(np.r_[np.clip(delta, -1, 1), 0.0])

@@ -69,6 +69,10 @@ class RobotTask:
         """Apply an action in [-1, 1]^action_dim; returns the new state."""
         raise NotImplementedError
 
+    def simulator(self, env):
+        """What holds the MuJoCo `model` and `data` that `env` steps (for drawing it)."""
+        return env
+
     tracked_dims: tuple[int, ...] = ()  # the state coordinates whose distance to the target decides success
 
     @property
@@ -237,6 +241,9 @@ class AntUMaze(RobotTask):
 
     def step(self, env, action):
         return self._state(env.step(action)[0])
+
+    def simulator(self, env):
+        return env.ant_env
 
     @staticmethod
     def _state(raw: dict) -> np.ndarray:

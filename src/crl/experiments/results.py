@@ -3,12 +3,13 @@ and its success curve."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from crl.config import agent_name, to_dict
 from crl.errors import CrlError
-from crl.experiments.sweep import Arm
+from crl.experiments.sweep import MANIFEST, Arm
 from crl.logs import read_jsonl
 from crl.presets import scored_evals
 from crl.train import read_config
@@ -31,11 +32,12 @@ def _setup(config_dict: dict) -> dict:
     return {k: v for k, v in config_dict.items() if k not in ("seed", "run_dir", "resume", "progress")}
 
 
-def read_run(run_dir: Path, last: int | None = None) -> SeedResult:
+def read_run(run_dir: Path, last: int | None = None, label: str | None = None) -> SeedResult:
     """A run's curve and score: the mean of its last `last` evaluations (default: its preset's K), once
-    it has an evaluation at its final update; fewer when the run has fewer."""
+    it has an evaluation at its final update; fewer when the run has fewer. `label`: its sweep's name for
+    its arm (default: agent and variant)."""
     config = read_config(run_dir)
-    arm = Arm(agent_name(config.agent), config.preset, getattr(config.agent, "variant", None))
+    arm = Arm(agent_name(config.agent), config.preset, getattr(config.agent, "variant", None), name=label)
     evals = read_jsonl(run_dir / "eval.jsonl")
     curve = sorted({r["step"]: 100.0 * r["overall"] for r in evals}.items())
     finished = bool(curve) and curve[-1][0] == config.steps
@@ -43,8 +45,28 @@ def read_run(run_dir: Path, last: int | None = None) -> SeedResult:
     score = sum(s for _, s in scored) / len(scored) if scored else None
     setup, scored_steps = _setup(to_dict(config)), tuple(step for step, _ in scored)
     return SeedResult(
-        config.dataset, arm.label, config.seed, run_dir, config.steps, score, curve, setup, scored_steps
+        config.env or config.dataset,
+        arm.label,
+        config.seed,
+        run_dir,
+        config.steps,
+        score,
+        curve,
+        setup,
+        scored_steps,
     )
+
+
+def sweep_labels(root: Path) -> dict[Path, str]:
+    """Run directory -> the label its sweep gave its arm (OUT/sweep.json), for the runs under `root`."""
+    path = root / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        runs = json.loads(path.read_text())["runs"]
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise CrlError(f"{path} is unreadable ({exc}); move it away to report without its labels") from None
+    return {(root / key).absolute(): run["label"] for key, run in runs.items()}
 
 
 def collect(root: Path, last: int | None = None) -> list[SeedResult]:
@@ -52,9 +74,11 @@ def collect(root: Path, last: int | None = None) -> list[SeedResult]:
     seeds are runs of their own). Two runs of one (dataset, label, seed), or seeds of one (dataset,
     label) trained with different settings, are an error: their numbers must not be mixed."""
     results = []
+    labels = sweep_labels(root)
     for path in sorted(root.rglob("config.json")):
         if read_config(path.parent).seeds == 1:
-            results.append(read_run(path.parent, last))
+            label = labels.get(path.parent.absolute()) or labels.get(path.parent.parent.absolute())
+            results.append(read_run(path.parent, last, label))
     if not results:
         raise CrlError(f"no crl run directories under {root}: pass the --out of a sweep or a runs folder")
     seen: dict[tuple, SeedResult] = {}

@@ -27,25 +27,31 @@ from crl.errors import CrlError
 
 MANIFEST = "sweep.json"
 # Flags the sweep sets per run: given to `crl sweep` they would make every run write the same directory.
-RESERVED_FLAGS = ("--run-dir", "--run_dir", "--resume", "--dataset", "--agent", "--seeds")
+RESERVED_FLAGS = ("--run-dir", "--run_dir", "--resume", "--dataset", "--env", "--agent", "--seeds")
 
 
 @dataclass(frozen=True)
 class Arm:
-    """One column of a results table: an agent, its variant (MR-CRL ablations) and its preset."""
+    """One column of a results table: an agent, its variant (MR-CRL ablations) and its preset; a paper
+    figure's arm also sets agent flags and names itself."""
 
     agent: str
     preset: str
     variant: str | None = None
+    flags: tuple[str, ...] = ()  # crl train flags of this arm (e.g. --agent.relabel-filter 1.0)
+    name: str | None = None  # its label, where flags make it differ from the preset
 
     @property
     def label(self) -> str:
+        if self.name:
+            return self.name
         return self.agent if self.variant in (None, "baseline") else f"{self.agent}-{self.variant}"
 
 
 @dataclass(frozen=True)
 class Run:
-    """One `crl train` invocation: one dataset and arm, one seed or a group trained together."""
+    """One `crl train` invocation: one dataset (or online environment) and arm, one seed or a group
+    trained together."""
 
     dataset: str
     arm: Arm
@@ -109,11 +115,20 @@ def expand(
                 # A group's directory names its seeds, so a later sweep can add seeds beside it.
                 name = f"seed{group[0]}" if len(group) == 1 else f"seeds{group[0]}-{group[-1]}"
                 run_dir = arm_dir / name
-                args = ["--dataset", dataset, "--agent", arm.agent, "--preset", arm.preset]
+                source = "--env" if is_online(dataset) else "--dataset"
+                args = [source, dataset, "--agent", arm.agent, "--preset", arm.preset]
                 args += ["--seed", str(group[0]), "--seeds", str(len(group)), "--run-dir", str(run_dir)]
                 args += [] if arm.variant is None else ["--agent.variant", arm.variant]
+                args += arm.flags
                 runs.append(Run(dataset, arm, group, run_dir, (*args, "--no-progress", *extra)))
     return runs
+
+
+def is_online(name: str) -> bool:
+    """An online environment's name (`crl envs list`), not a dataset's."""
+    from crl.envs import names
+
+    return name in names()
 
 
 def run_config(run: Run) -> TrainConfig:
