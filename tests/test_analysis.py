@@ -19,6 +19,7 @@ from crl.config import CRLConfig, TD3Config
 from crl.envs import make_env
 from crl.presets import preset_config
 from crl.train import train
+from tests.conftest import DATASET, tiny_config
 
 
 def _maze_distances(n: int = 3000) -> np.ndarray:
@@ -156,3 +157,34 @@ def test_gradsim_writes_symmetric_cosine_matrices_for_goals_and_states(runs, tmp
             np.testing.assert_allclose(m, m.T, atol=1e-4)
             assert (np.abs(m) <= 1 + 1e-5).all() and not np.allclose(m, 1.0)
     assert "mean cosine, goals varied" in capsys.readouterr().out
+
+
+def test_an_ogbench_maze_datasets_states_sit_in_free_cells_of_its_map(tiny_data_dir):
+    """The dataset's (x, y) mapped onto OGBench's maze grid: every state in a free cell, and consecutive
+    states of a trajectory in the same or neighbouring cells (shortest path 0 or 1)."""
+    from crl.analysis.spaces import DatasetMaze
+
+    space = DatasetMaze.load(DATASET, tiny_data_dir)
+    cells = np.floor(space.positions).astype(int)
+    assert not space.maze.walls[cells[:, 0], cells[:, 1]].any()
+    assert len(np.unique(cells, axis=0)) > len(space.maze.free_cells) // 2  # the data spread over the maze
+    positions, obs, actions = space.episode(None, 0)
+    steps = np.asarray(space.maze.shortest_path(positions[:-1], positions[1:]))
+    assert set(np.unique(steps)) <= {0, 1} and len(obs) == len(actions) == len(positions) > 100
+
+
+def test_probe_and_tsne_read_a_run_on_an_ogbench_maze_dataset(tiny_data_dir, tmp_path, capsys):
+    from crl.analysis.spaces import DatasetMaze
+
+    train(tiny_config(tiny_data_dir, tmp_path / "run"))
+    out = tmp_path / "out"
+    assert main(["analyze", "probe", str(tmp_path / "run"), "--out", str(out), "--pairs", "500"]) == 0
+    assert [r["agent"] for r in _read(out / "probe.csv")] == ["untrained crl", "crl (run)"]
+    assert main(["analyze", "tsne", str(tmp_path / "run"), "--out", str(out), "--per-cell", "1"]) == 0
+    space = DatasetMaze.load(DATASET, tiny_data_dir)
+    rows = [r for r in _read(out / "tsne.csv") if r["agent"] == "crl (run)"]
+    assert len(rows) == len(space.maze.free_cells)  # one dataset state near each free cell's centre
+    points = np.array([[float(r["row"]), float(r["col"])] for r in rows])
+    assert np.abs(points - (space.maze.free_cells + 0.5)).max(1).mean() < 0.5
+    episode = [r for r in _read(out / "tsne-episode.csv") if r["agent"] == "crl (run)"]
+    assert len(episode) == len(space.episode(None, 0)[0])

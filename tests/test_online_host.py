@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import os
 
@@ -189,3 +190,25 @@ def test_the_success_curve_of_host_runs_is_plotted_against_environment_steps(str
     assert out.read_bytes().startswith(b"\x89PNG")
     with pytest.raises(CrlError, match="has no 'encoder/loss' in metrics.jsonl"):
         plot_curves([straight], "encoder/loss", tmp_path / "none.png")
+
+
+def test_goaldim_plots_the_final_distance_each_seed_logged_by_goal_size(straight, tmp_path, capsys):
+    """Host evaluations log the mean final distance to the goal beside success; `crl analyze goaldim`
+    reads it per seed from runs on sawyer-push-goalK and refuses runs on other tasks."""
+    evaluation = read_jsonl(straight / "eval.jsonl")[-1]
+    assert 0 <= evaluation["final_distance"] < 1  # metres, from the gripper to its target
+    run = tmp_path / "goal1"
+    flags = ["--env", "sawyer-push-goal1", "--num-envs", "2", "--collect", "300", "--random-steps", "300",
+             "--env-steps", "600", "--log-every", "300", "--checkpoint-every", "600", "--eval-every", "0",
+             "--eval-episodes", "2", "--agent.batch-size", "16", "--agent.hidden", "16", "--seeds", "2",
+             "--run-dir", str(run), "--no-progress"]  # fmt: skip
+    assert main(["train", *flags]) == 0
+    out = tmp_path / "out"
+    assert main(["analyze", "goaldim", str(run), "--out", str(out)]) == 0
+    logged = [read_jsonl(run / f"seed{s}" / "eval.jsonl")[-1]["final_distance"] for s in (0, 1)]
+    with (out / "goaldim.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["goal_dims"], r["seed"]) for r in rows] == [("1", "0"), ("1", "1")]
+    np.testing.assert_allclose([float(r["final_distance"]) for r in rows], logged, rtol=1e-5)
+    assert "goal of 1 dims: final distance" in capsys.readouterr().out
+    assert main(["analyze", "goaldim", str(straight), "--out", str(out)]) == 2

@@ -67,6 +67,27 @@ def test_sawyer_goals_and_starts_follow_the_papers_code(name):
         assert (targets[:, 0] >= states[:, 4] - 1e-6).all() and (targets[:, 0] <= 0.17 + 1e-6).all()
 
 
+def test_a_goal_of_the_first_k_coordinates_is_reached_by_moving_just_them():
+    """sawyer-push-goalK (F.2): the same episodes as sawyer-push, the goal cut to the state's first K
+    coordinates. Driving the gripper to the target solves K = 1 and 3 (gripper x, position), not K = 7
+    (which also asks for the puck there), and the final distance measures the K coordinates alone."""
+    full = HostEnvs(TASKS["sawyer-push"], 1, seed=0)
+    start, goal = full.reset([(4, 0)])
+    hand_target = goal[0, :3]
+    for k, solved in ((1, True), (3, True), (7, False)):
+        task = TASKS[f"sawyer-push-goal{k}"]
+        envs = HostEnvs(task, 1, seed=0)
+        states, goals = envs.reset([(4, 0)])
+        np.testing.assert_array_equal(states, start)
+        np.testing.assert_array_equal(goals[0], goal[0, :k])
+        assert task.goal_shape == (k,) and task.goal_indices == tuple(range(k))
+        for _ in range(60):
+            states = envs.step(np.r_[np.clip(10 * (hand_target - states[0, :3]), -1, 1), 0.0][None])
+        distance = np.linalg.norm(states[0, :k] - goal[0, :k])
+        np.testing.assert_allclose(envs.distances(states), [distance], rtol=1e-5)
+        assert bool(envs.succeeded[0]) == solved == bool(distance <= 0.05)
+
+
 def test_ant_umaze_goals_are_xy_in_the_u_cells_other_than_the_start():
     task = TASKS["ant-umaze"]
     envs = HostEnvs(task, 24, seed=0)

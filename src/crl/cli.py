@@ -28,7 +28,7 @@ commands:
   sweep       train a grid of datasets x agents x variants x seeds, locally or on Ray (`crl sweep --help`)
   report      tables (mean ± std, Welch's test, IQM, published numbers) and curves of a sweep
   reproduce   run and report one of the papers' tables (`crl reproduce mrcrl-table1 --dry-run`)
-  analyze     what a run learnt: `crl analyze probe|tsne|gradsim|robustness|transfer RUN_DIR...`
+  analyze     what a run learnt: `crl analyze probe|tsne|gradsim|robustness|transfer|goaldim RUN_DIR...`
 
 `crl train` with no flags trains CRL on pointmaze-medium-navigate-v0 with the `quick` preset,
 generating the dataset locally on first use.
@@ -359,7 +359,8 @@ def _analyze(args: Sequence[str]) -> int:
     from crl.analysis import commands
 
     subcommands = {
-        name: getattr(commands, name) for name in ("probe", "tsne", "gradsim", "robustness", "transfer")
+        name: getattr(commands, name)
+        for name in ("probe", "tsne", "gradsim", "robustness", "transfer", "goaldim")
     }
     if not args or args[0] not in subcommands:
         print(

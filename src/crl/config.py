@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -380,6 +381,9 @@ class TrainConfig:
     """Online: transitions of uniformly random actions collected before the first update."""
     replay_size: int = 1_000_000
     """Online: replay capacity in transitions, kept as whole episodes."""
+    wandb: bool = False
+    """Also log metrics, evaluations and `crl eval --video` videos to Weights & Biases (`pip install -e
+    '.[wandb]'`): online with an API key and a network, else offline under each seed's directory."""
     init_from: Path | None = None
     """Start the critic (the representations phi(s, a), psi(g) and their observation encoders) from this
     CRL run's latest checkpoint (seed 0), for transfer (CRL paper F.4); the actor starts fresh."""
@@ -394,6 +398,8 @@ class TrainConfig:
         for name in ("eval_every", "eval_episodes"):
             if getattr(self, name) < 0:
                 raise CrlError(f"--{name.replace('_', '-')} must be non-negative, got {getattr(self, name)}")
+        if self.wandb and importlib.util.find_spec("wandb") is None:
+            raise CrlError("--wandb needs wandb: pip install -c constraints.txt -e '.[wandb]'")
         if self.init_from is not None and not (Path(self.init_from) / "config.json").exists():
             raise CrlError(f"--init-from {self.init_from} is not a run directory (no config.json)")
         if self.online:

@@ -214,9 +214,14 @@ def rate_counts(
     return {k: np.full(n_seeds, v) for k, v in counts.items()}
 
 
-def log_evaluation(config: TrainConfig, logs: list, step: int, rates) -> list[EvalResult]:
-    """Each seed's success rate on the online environment, as results logged to its run."""
-    results = [EvalResult({config.env: float(r)}, config.eval_episodes) for r in rates]
+def log_evaluation(config: TrainConfig, logs: list, step: int, rates, distances=None) -> list[EvalResult]:
+    """Each seed's success rate on the online environment (and mean final distance to the goal, where
+    measured), as results logged to its run."""
+    distances = [None] * len(rates) if distances is None else [float(d) for d in distances]
+    results = [
+        EvalResult({config.env: float(r)}, config.eval_episodes, d)
+        for r, d in zip(rates, distances, strict=True)
+    ]
     for log, result in zip(logs, results, strict=True):
         log.evaluation(step, result.as_dict())
     return results

@@ -157,22 +157,23 @@ class HostRounds:
 
 def evaluate_host(
     task: RobotTask, states, agent_config: AgentConfig, episodes: int, envs: HostEnvs
-) -> np.ndarray:
-    """Each seed's success rate over the evaluation episodes (deterministic policy); `envs` holds the same
-    number of copies for every seed, which step side by side."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each seed's success rate over the evaluation episodes (deterministic policy), and its mean final
+    distance to the goal; `envs` holds the same number of copies for every seed, which step side by side."""
     from crl.train import policy_for
 
     n_seeds = jax.tree.leaves(states)[0].shape[0]
     copies = len(envs) // n_seeds
     policy = policy_for(states, agent_config, task.action_dim, n_seeds)
-    successes = np.zeros(n_seeds)
+    successes, distances = np.zeros(n_seeds), np.zeros(n_seeds)
     for first in range(0, episodes, copies):
         obs, goals = envs.reset([(EVAL_SEED, first + j) for _ in range(n_seeds) for j in range(copies)])
         for _ in range(task.episode_length):
             obs = envs.step(policy(obs, goals))
         counted = min(copies, episodes - first)
         successes += envs.succeeded.reshape(n_seeds, copies)[:, :counted].sum(1)
-    return successes / episodes
+        distances += envs.distances(obs).reshape(n_seeds, copies)[:, :counted].sum(1)
+    return successes / episodes, distances / episodes
 
 
 def host_job(config: TrainConfig, task: RobotTask, seeds: list[int], logs: list) -> Job:
@@ -221,9 +222,8 @@ def host_job(config: TrainConfig, task: RobotTask, seeds: list[int], logs: list)
             copies = min(EVAL_COPIES, config.eval_episodes)
             lazy["eval"] = HostEnvs(task, len(seeds) * copies, seed=EVAL_SEED)
         envs = lazy["eval"]
-        return log_evaluation(
-            config, logs, step, evaluate_host(task, carry[0], agent_config, config.eval_episodes, envs)
-        )
+        rates, distances = evaluate_host(task, carry[0], agent_config, config.eval_episodes, envs)
+        return log_evaluation(config, logs, step, rates, distances)
 
     return Job(
         initial=lambda: fresh(seeds),

@@ -202,6 +202,16 @@ def seed_runs(run_dir: Path, config: TrainConfig) -> list[tuple[int, Path]]:
     return [(config.seed + i, run_dir / f"seed{config.seed + i}") for i in range(config.seeds)]
 
 
+def seed_config(config: TrainConfig, seed: int, directory: Path) -> TrainConfig:
+    """The config of one seed's directory (what its config.json records)."""
+    return dataclasses.replace(config, seed=seed, seeds=1, run_dir=directory)
+
+
+def run_log(config: TrainConfig, seed: int, directory: Path, resume_from: int | None = None) -> RunLog:
+    wandb_config = to_dict(seed_config(config, seed, directory)) if config.wandb else None
+    return RunLog(directory, resume_from, wandb_config)
+
+
 def _has_checkpoints(run_dir: Path) -> bool:
     return (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir())
 
@@ -345,7 +355,7 @@ def train(config: TrainConfig) -> list[EvalResult] | None:
     if config.seeds > 1:
         write_config(run_dir, config)
     for seed, directory in runs:
-        write_config(directory, dataclasses.replace(config, seed=seed, seeds=1, run_dir=directory))
+        write_config(directory, seed_config(config, seed, directory))
     checkpoints = [Checkpoints(directory / "checkpoints") for _, directory in runs]
     logs: list[RunLog] = []
     try:
@@ -359,7 +369,9 @@ def train(config: TrainConfig) -> list[EvalResult] | None:
             carry = _transferred(config, job.initial()) if config.init_from else job.initial()
         else:
             print(f"resuming {run_dir} from step {start}")
-        logs += [RunLog(directory, resume_from=start if config.resume else None) for _, directory in runs]
+        logs += [
+            run_log(config, seed, directory, start if config.resume else None) for seed, directory in runs
+        ]
         if config.resume and _evaluation_missing(runs, start, config):  # killed while evaluating
             job.evaluate(step=start, carry=carry)
         carry = _train_chunks(config, job, carry, start, checkpoints, logs)
@@ -477,7 +489,7 @@ def evaluate_run(
     runs = seed_runs(run_dir, config)
     seeds = [seed for seed, _ in runs]
     checkpoints = [Checkpoints(directory / "checkpoints") for _, directory in runs]
-    logs = [RunLog(directory) for _, directory in runs]
+    logs = [run_log(config, seed, directory) for seed, directory in runs]
     try:
         if config.online:
             job = online.online_job(config, seeds, logs)
@@ -497,7 +509,12 @@ def evaluate_run(
             return results, []
         from crl.video import record_run
 
-        return results, record_run(config, carry, step, runs, progress)
+        videos = record_run(config, carry, step, runs, progress)
+        for log in logs:
+            for path in videos:
+                if path.parent.parent == log.run_dir:
+                    log.video(step, path)
+        return results, videos
     finally:
         for log in logs:
             log.close()

@@ -1,6 +1,7 @@
 """`crl analyze SUBCOMMAND RUN_DIR...`: probe, tsne and gradsim compare the untrained agent with every point-
-maze run given; robustness evaluates a fetch-push-image policy under perturbations; transfer groups runs'
-success curves by where their critic came from. Each writes a figure (PNG) and its numbers (CSV) in --out."""
+maze run given; robustness evaluates a fetch-push-image policy under perturbations; transfer and goaldim
+compare runs' evaluations by where their critic came from and by goal size. Each writes a figure (PNG) and
+its numbers (CSV) in --out."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _agents(run_dirs: list[Path]) -> list[AnalyzedAgent]:
     if not run_dirs:
         raise CrlError("name at least one run directory (`crl train --env point-<map>` makes one)")
     runs = [load_run(run_dir) for run_dir in run_dirs]
-    mazes = {run.env.name for run in runs}
+    mazes = {run.space.maze.name for run in runs}
     if len(mazes) > 1:
         names = ", ".join(sorted(mazes))
         raise CrlError(f"these runs trained on different mazes ({names}); analyze one maze at a time")
@@ -99,7 +100,7 @@ def tsne(run_dirs: Runs, out: Path = Path("analysis"), per_cell: int = 3, seed: 
     ])  # fmt: skip
     plt = _pyplot()
     fig, axes = plt.subplots(2, len(agents) + 1, figsize=(3.0 * (len(agents) + 1), 6.0), squeeze=False)
-    env, positions = agents[0].env, grids[0][0]
+    env, positions = agents[0].space.maze, grids[0][0]
     rows, cols = env.walls.shape
     colours = position_colours(positions, (rows, cols))
     for ax in axes[:, 0]:
@@ -205,6 +206,37 @@ def robustness(run_dir: Annotated[Path, tyro.conf.Positional], out: Path = Path(
     fig.savefig(out / "robustness.png", dpi=120)
     plt.close(fig)
     print(f"wrote {out / 'robustness.png'} and {out / 'robustness.csv'}")
+
+
+def goaldim(run_dirs: Runs, out: Path = Path("analysis")) -> None:
+    """Goal dimension (CRL paper F.2, Fig. 9): the final distance to the goal of runs on sawyer-push-goalK
+    (K = 1 ... 7), by K, mean +- std over seeds (each seed's last evaluation). Writes goaldim.csv and
+    goaldim.png.
+
+    Args:
+        run_dirs: Runs on sawyer-push-goal1 ... sawyer-push-goal7 (`crl reproduce crl-fig9` makes them).
+        out: Directory for the figure and the CSV.
+    """
+    from crl.analysis.goal_dims import final_distances
+
+    if not run_dirs:
+        raise CrlError("name the runs on sawyer-push-goal1 ... 7 (`crl reproduce crl-fig9` makes them)")
+    table = final_distances(run_dirs)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "goaldim.csv", table)
+    dims = sorted({r["goal_dims"] for r in table})
+    by_dim = [[r["final_distance"] for r in table if r["goal_dims"] == k] for k in dims]
+    for k, values in zip(dims, by_dim, strict=True):
+        print(f"goal of {k} dims: final distance {np.mean(values):.3f} +- {np.std(values):.3f} m "
+              f"({len(values)} seeds)")  # fmt: skip
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    ax.errorbar(dims, [np.mean(v) for v in by_dim], yerr=[np.std(v) for v in by_dim], marker="o", capsize=4)
+    ax.set(xlabel="goal dimension", ylabel="final distance to goal (m)", title="sawyer push, CRL")
+    fig.tight_layout()
+    fig.savefig(out / "goaldim.png", dpi=120)
+    plt.close(fig)
+    print(f"wrote {out / 'goaldim.png'} and {out / 'goaldim.csv'}")
 
 
 def transfer(run_dirs: Runs, out: Path = Path("analysis")) -> None:

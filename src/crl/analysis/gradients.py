@@ -12,7 +12,6 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from crl.agents import agent_module
-from crl.analysis import features
 from crl.analysis.runs import AnalyzedAgent
 
 
@@ -28,7 +27,7 @@ def critic_gradients(agent: AnalyzedAgent, obs: jax.Array, goals: jax.Array) -> 
     flat, unravel = ravel_pytree(agent.state.params["critic"])
 
     def f(params, o, g):
-        q = module.q_values(config, unravel(params), o[None], jnp.zeros((1, agent.env.action_dim)), g[None])
+        q = module.q_values(config, unravel(params), o[None], jnp.zeros((1, agent.space.action_dim)), g[None])
         return q[0, 0]
 
     return jax.jit(jax.vmap(jax.grad(f), in_axes=(None, 0, 0)))(flat, obs, goals)
@@ -37,11 +36,11 @@ def critic_gradients(agent: AnalyzedAgent, obs: jax.Array, goals: jax.Array) -> 
 def similarities(agent: AnalyzedAgent, points: int, seed: int = 0) -> dict[str, np.ndarray]:
     """{'goals': one state, `points` goals; 'states': `points` states, one goal}: cosine matrices. The
     points are spread over the maze's free space, ordered by cell so that nearby points sit together."""
-    env = agent.env
-    spread = features.random_points(env, points, seed)
+    space = agent.space
+    spread = space.points(points, seed)
     spread = spread[np.lexsort((spread[:, 1], spread[:, 0]))]
-    anchor = np.repeat(features.random_points(env, 1, seed + 1), points, 0)
-    many, one = features.observations(env, spread), features.observations(env, anchor)
+    anchor = np.repeat(space.points(1, seed + 1), points, 0)
+    many, one = space.observe(spread), space.observe(anchor)
     return {
         "goals": cosine_matrix(critic_gradients(agent, one, many)),
         "states": cosine_matrix(critic_gradients(agent, many, one)),

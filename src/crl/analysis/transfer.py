@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crl.logs import read_jsonl
+from crl.analysis.evaluations import seed_evaluations
 
 SCRATCH = "scratch"
 
@@ -26,15 +26,10 @@ def source_of(config) -> str:
 
 def curves(run_dirs: list[Path]) -> dict[tuple[str, str], dict[int, list[float]]]:
     """(target task, source task) -> step -> every seed's overall success at that step's evaluation."""
-    from crl.train import read_config, seed_runs
-
     found: dict[tuple[str, str], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for run_dir in run_dirs:
-        config = read_config(run_dir)
-        key = (task_of(config), source_of(config))
-        for _, directory in seed_runs(Path(run_dir), config):
-            for record in read_jsonl(directory / "eval.jsonl"):
-                found[key][record["step"]].append(record["overall"])
+    for config, _, records in seed_evaluations(run_dirs):
+        for record in records:
+            found[(task_of(config), source_of(config))][record["step"]].append(record["overall"])
     return found
 
 

@@ -1,7 +1,7 @@
 """The t-SNE views of the CRL paper's Fig. 16: phi(s, a = 0) at points spread over a maze's free space,
 embedded in 2-D by scikit-learn's t-SNE and coloured by where each point is, so a representation that
 has learnt the maze keeps neighbours (and rooms) together; and (as its Fig. 14) phi(s_t, a_t) along one
-episode of the agent's own deterministic policy, coloured by time."""
+episode, coloured by time: of the agent's own deterministic policy, or a dataset's trajectory."""
 
 from __future__ import annotations
 
@@ -24,16 +24,16 @@ def embed(x: np.ndarray, seed: int = 0) -> np.ndarray:
 
 def tsne_agent(agent: AnalyzedAgent, per_cell: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(positions (N, 2), embedding (N, 2)) of the agent's phi(s, a = 0) over the maze's grid points."""
-    positions = features.grid_points(agent.env, per_cell)
-    obs = features.observations(agent.env, positions)
-    phi = features.state_action(agent.config, agent.state.params, obs, agent.env.action_dim)
+    positions = agent.space.grid(per_cell)
+    phi = features.state_action(agent.config, agent.state.params, agent.space.observe(positions),
+                                agent.space.action_dim)  # fmt: skip
     return positions, embed(phi, seed)
 
 
 def episode(agent: AnalyzedAgent, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One episode of the agent's deterministic policy from the maze's reset `seed`: (positions (T + 1, 2),
     observations (T + 1, ...), actions (T + 1, A); the last action is the policy's at the final state)."""
-    env, config = agent.env, agent.config
+    env, config = agent.space.env, agent.config
     act = jax.jit(lambda s, o, g: agent_module(config).act(config, env.action_dim, s, o[None], g[None])[0])
     step = jax.jit(env.step)
     state, positions, observations, actions = env.reset(jax.random.PRNGKey(seed)), [], [], []
@@ -50,8 +50,9 @@ def episode(agent: AnalyzedAgent, seed: int) -> tuple[np.ndarray, np.ndarray, np
 
 
 def tsne_episode(agent: AnalyzedAgent, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(positions (T + 1, 2), embedding (T + 1, 2)) of phi(s_t, a_t) along `episode(agent, seed)`."""
-    positions, obs, actions = episode(agent, seed)
+    """(positions (T + 1, 2), embedding (T + 1, 2)) of phi(s_t, a_t) along the space's episode: the
+    agent's own (`episode`), or a dataset's trajectory."""
+    positions, obs, actions = agent.space.episode(agent, seed)
     phi = features.state_action(agent.config, agent.state.params, jnp.asarray(obs), actions=actions)
     return positions, embed(phi, seed)
 

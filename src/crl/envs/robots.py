@@ -88,9 +88,6 @@ class RobotTask:
         """The tracked coordinates within a goal vector (None: a goal is the tracked position itself)."""
         return None if self.goal_indices == self.tracked_dims else self.tracked_dims
 
-    def reached(self, position: np.ndarray, target: np.ndarray) -> bool:
-        return bool(np.linalg.norm(position - target) <= self.success_radius)
-
 
 # --- Fetch (gymnasium-robotics) ----------------------------------------------------------------------
 
@@ -178,6 +175,26 @@ class SawyerPush(SawyerTask):
 
 
 @dataclass(frozen=True)
+class SawyerPushGoal(SawyerPush):
+    """Sawyer push with a goal of the state's first `goal_dims` coordinates (CRL paper F.2, Fig. 9): 1, the
+    gripper's x; 3, its position; 6, and the puck's; 7, and the gripper's opening. Success: those
+    coordinates within 5 cm of the goal's."""
+
+    goal_dims: int = 7
+
+    def reset(self, env, rng):
+        state, goal, _ = super().reset(env, rng)
+        return state, goal[: self.goal_dims], goal[: self.goal_dims]
+
+
+def _sawyer_push_goal(dims: int) -> SawyerPushGoal:
+    first = tuple(range(dims))
+    name, source = f"sawyer-push-goal{dims}", f"Meta-World push-v3, goal: state[:{dims}] (Fig. 9)"
+    return SawyerPushGoal(name, source, 7, 4, 150, goal_indices=first, tracked_dims=first, env_id="push-v3",
+                          goal_dims=dims)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class SawyerBin(SawyerTask):
     def reset(self, env, rng):
         obj_xy = rng.uniform([-0.21, 0.65], [-0.03, 0.75])
@@ -262,6 +279,7 @@ TASKS: dict[str, RobotTask] = {
                   env_id="bin-picking-v3"),
         AntUMaze("ant-umaze", "gymnasium-robotics AntMaze_UMaze-v5, the paper's U", 29, 8, 700,
                  success_radius=0.5, goal_indices=(0, 1), tracked_dims=(0, 1)),
+        *(_sawyer_push_goal(dims) for dims in range(1, 8)),
     )
 }  # fmt: skip
 
@@ -318,8 +336,12 @@ class HostEnvs:
         return out
 
     def _reached(self, states: np.ndarray) -> np.ndarray:
+        return self.distances(states) <= self.task.success_radius
+
+    def distances(self, states: np.ndarray) -> np.ndarray:
+        """Each copy's distance from its tracked position to its target."""
         copies = zip(self.envs, states, self.targets, strict=True)
-        return np.array([self.task.reached(self.task.position(env, s), t) for env, s, t in copies])
+        return np.array([np.linalg.norm(self.task.position(env, s) - t) for env, s, t in copies])
 
 
 def rollout_success(task: RobotTask, policy, episodes: int, seed: int = 0) -> float:

@@ -64,6 +64,16 @@ TABLES: dict[str, PaperTable] = {
         1,
         "mrcrl",
     ),
+    "crl-fig9": PaperTable(
+        "CRL paper Fig. 9: sawyer push with goals of the state's first 1 ... 7 coordinates (crl-paper-online "
+        "preset, NCE); `crl analyze goaldim` plots the final distance to the goal by goal size. The "
+        "paper's model-based baseline is not in crl. 5 seeds.",
+        None,
+        (Arm("crl", "crl-paper-online"),),
+        5,
+        "crl",
+        tuple(f"sawyer-push-goal{k}" for k in range(1, 8)),
+    ),
     "crl-fig10": PaperTable(
         "CRL paper Fig. 10: goals for the actor loss, future states, random states or a 50/50 mixture "
         "(crl-paper-online preset, NCE critic); 5 seeds as the paper's error bars.",
