@@ -29,6 +29,7 @@ commands:
   report      tables (mean ± std, Welch's test, IQM, published numbers) and curves of a sweep
   reproduce   run and report one of the papers' tables (`crl reproduce mrcrl-table1 --dry-run`)
   analyze     what a run learnt: `crl analyze probe|tsne|gradsim|robustness|transfer|goaldim RUN_DIR...`
+  expert      train OGBench's locomotion experts: `crl expert train ant|humanoid|antball`
 
 `crl train` with no flags trains CRL on pointmaze-medium-navigate-v0 with the `quick` preset,
 generating the dataset locally on first use.
@@ -109,12 +110,18 @@ def _envs(args: Sequence[str]) -> int:
         return 0 if args and args[0] in ("-h", "--help") else 2
     from crl.data.images import is_image
     from crl.envs import make_env, names, on_host
+    from crl.envs.locomotion import LocomotionTask
 
     print(
         f"{'environment':<24} {'steps':>5} {'state':>7} {'goal':>7} {'radius':>6}  source  (radius: success)"
     )
     for name in names():
         env = make_env(name)
+        if isinstance(env, LocomotionTask):  # rewarded, not goal-conditioned: `crl expert train`
+            state = "x".join(map(str, env.obs_shape))
+            length = env.episode_length
+            print(f"{name:<24} {length:>5} {state:>7} {'-':>7} {'-':>6}  {env.source} (host; reward)")
+            continue
         state, goal = ("x".join(map(str, shape)) for shape in (env.obs_shape, env.goal_shape))
         if on_host(env):
             source = f"{env.source} (host; pip extra [robots])"
@@ -371,6 +378,24 @@ def _analyze(args: Sequence[str]) -> int:
     return 0
 
 
+EXPERTS = {"ant": "online-ant-xy", "humanoid": "online-humanoid-xy", "antball": "online-antball"}
+
+
+def _expert(args: Sequence[str]) -> int:
+    """`crl expert train ant|humanoid|antball [crl train flags]`: SAC on OGBench's locomotion task with
+    the `expert` preset, into DATA_DIR/experts/NAME unless --run-dir says otherwise."""
+    from crl.data.names import data_dir
+
+    if len(args) < 2 or args[0] != "train" or args[1] not in EXPERTS:
+        print(f"usage: crl expert train {{{','.join(EXPERTS)}}} [--steps N] [--run-dir DIR] [--resume] "
+              "[crl train flags]")  # fmt: skip
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    name, rest = args[1], list(args[2:])
+    if not any(a.split("=")[0] in ("--run-dir", "--run_dir") for a in rest):
+        rest += ["--run-dir", str(data_dir() / "experts" / name)]
+    return _train(["--env", EXPERTS[name], "--agent", "sac", "--preset", "expert", *rest])
+
+
 COMMANDS = {
     "train": _train,
     "eval": _eval,
@@ -383,6 +408,7 @@ COMMANDS = {
     "report": _report,
     "reproduce": _reproduce,
     "analyze": _analyze,
+    "expert": _expert,
 }
 
 

@@ -327,7 +327,50 @@ class TD3Config(_CRLViews):
         _check_goal_probs(self.actor_goal_probs)
 
 
-AgentConfig = CRLConfig | MRCRLConfig | GCBCConfig | TD3Config
+@dataclass(frozen=True)
+class SACConfig:
+    """Soft actor-critic on an environment's reward (Haarnoja et al. 2018), for the locomotion experts that
+    OGBench's datasets drive with waypoints (`crl expert train`): twin critics Q(s, a) with a target copy,
+    a tanh-Gaussian actor and a temperature learned toward the target entropy -scale * dim(a). The defaults
+    are OGBench's (data_gen_scripts, impls/agents/sac.py)."""
+
+    batch_size: int = 256
+    """Minibatch size."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of the actor."""
+    critic_hidden: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of each critic."""
+    layer_norm: bool = False
+    """LayerNorm after the critics' hidden layers (OGBench's humanoid expert)."""
+    activation: Literal["gelu", "relu"] = "gelu"
+    """Hidden-layer activation."""
+    lr: float = 1e-4
+    """Adam learning rate of the critics, the actor and the temperature."""
+    discount: float = 0.99
+    """TD discount."""
+    target_ema: float = 0.005
+    """Per-update EMA rate of the target critics."""
+    target_entropy_scale: float = 0.5
+    """The temperature is learned toward the entropy -scale * dim(a)."""
+    min_q: bool = True
+    """The critics' minimum in the target and the actor loss (else their mean: OGBench's humanoid)."""
+    precision: Precision = "default"
+    """Matmul precision, as for crl."""
+    needs_next_observations = True
+    compute_dtype = CRLConfig.compute_dtype
+
+    def for_run(self, steps: int) -> SACConfig:
+        return self
+
+    def validate(self) -> None:
+        _positive(self, "batch_size", "lr", "target_entropy_scale")
+        if not 0.0 < self.target_ema <= 1.0:
+            raise CrlError(f"--agent.target-ema must lie in (0, 1], got {self.target_ema}")
+        if not 0.0 < self.discount < 1.0:
+            raise CrlError(f"--agent.discount must lie in (0, 1), got {self.discount}")
+
+
+AgentConfig = CRLConfig | MRCRLConfig | GCBCConfig | TD3Config | SACConfig
 
 
 def agent_name(config: AgentConfig) -> str:

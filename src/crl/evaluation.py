@@ -10,7 +10,7 @@ copies are too large to hold all at once: see `wave_size`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gymnasium
 import numpy as np
@@ -24,19 +24,18 @@ Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class EvalResult:
     task_success: dict[str, float]  # task name -> success rate
     episodes_per_task: int
-    final_distance: float | None = None  # host tasks: mean distance to the goal at the episodes' end
+    measures: dict[str, float] = field(default_factory=dict)  # more per-evaluation numbers (final_distance)
 
     @property
     def overall(self) -> float:
         return float(np.mean(list(self.task_success.values())))
 
     def as_dict(self) -> dict:
-        distance = {} if self.final_distance is None else {"final_distance": self.final_distance}
         return {
             "overall": self.overall,
             "episodes_per_task": self.episodes_per_task,
             "tasks": self.task_success,
-            **distance,
+            **self.measures,
         }
 
 

@@ -46,8 +46,8 @@ class RunLog:
         self._append("eval.jsonl", {"step": step, **result})
         scalars = {"eval/overall_success": result["overall"]}
         scalars |= {f"eval/{task}": value for task, value in result["tasks"].items()}
-        if "final_distance" in result:
-            scalars["eval/final_distance"] = result["final_distance"]
+        shown = ("overall", "episodes_per_task", "tasks")
+        scalars |= {f"eval/{key}": value for key, value in result.items() if key not in shown}  # measures
         for key, value in scalars.items():
             self.tb.add_scalar(key, value, step)
         self.tb.flush()

@@ -27,6 +27,7 @@ from crl.data.images import storage_dtype
 from crl.data.memory import check_fits, tree_nbytes
 from crl.data.replay import Replay, empty_replay, insert
 from crl.envs import make_env, on_host
+from crl.envs.locomotion import LocomotionTask
 from crl.envs.point import PointMaze
 from crl.evaluation import EvalResult
 
@@ -217,11 +218,9 @@ def rate_counts(
 def log_evaluation(config: TrainConfig, logs: list, step: int, rates, distances=None) -> list[EvalResult]:
     """Each seed's success rate on the online environment (and mean final distance to the goal, where
     measured), as results logged to its run."""
-    distances = [None] * len(rates) if distances is None else [float(d) for d in distances]
-    results = [
-        EvalResult({config.env: float(r)}, config.eval_episodes, d)
-        for r, d in zip(rates, distances, strict=True)
-    ]
+    measures = [{}] * len(rates) if distances is None else [{"final_distance": float(d)} for d in distances]
+    pairs = zip(rates, measures, strict=True)
+    results = [EvalResult({config.env: float(r)}, config.eval_episodes, m) for r, m in pairs]
     for log, result in zip(logs, results, strict=True):
         log.evaluation(step, result.as_dict())
     return results
@@ -232,6 +231,10 @@ def online_job(config: TrainConfig, seeds: list[int], logs: list) -> Job:
     from crl.train import Job, abstract, initial_states, unstack
 
     env = make_env(config.env)
+    if isinstance(env, LocomotionTask):
+        from crl.online_experts import expert_job
+
+        return expert_job(config, env, seeds, logs)
     if on_host(env):
         from crl.online_host import host_job
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crl.config import CRLConfig, GCBCConfig, MRCRLConfig, TD3Config, TrainConfig
+from crl.config import CRLConfig, GCBCConfig, MRCRLConfig, SACConfig, TD3Config, TrainConfig
 from crl.errors import CrlError
 
 
@@ -170,6 +170,33 @@ def quick_env(env: str, agent: str) -> TrainConfig:
     )  # fmt: skip
 
 
+# OGBench's expert runs (data_gen_scripts/commands.sh): steps, updates per environment step, and the critic.
+_EXPERTS = {
+    "online-ant-xy": dict(steps=400_000, update_ratio=1.0, agent=SACConfig()),
+    "online-humanoid-xy": dict(steps=40_000_000, update_ratio=0.25,
+                               agent=SACConfig(critic_hidden=(1024,) * 3, layer_norm=True, min_q=False)),
+    "online-antball": dict(steps=12_000_000, update_ratio=0.25, agent=SACConfig(layer_norm=True)),
+}  # fmt: skip
+
+
+def expert(dataset: str, agent: str) -> TrainConfig:
+    raise CrlError(f"preset 'expert' trains OGBench's locomotion experts: --env {' or '.join(_EXPERTS)}")
+
+
+def expert_env(env: str, agent: str) -> TrainConfig:
+    _agents("expert", agent, ("sac",))
+    if env not in _EXPERTS:
+        raise CrlError(f"preset 'expert' is for --env {' or '.join(_EXPERTS)}, not {env}")
+    values = _EXPERTS[env]
+    evals = 500_000 if values["steps"] > 1_000_000 else 100_000
+    schedule = _schedule(
+        env, steps=values["steps"], log_every=10_000, checkpoint_every=20_000, eval_every=evals,
+        num_envs=1, collect=1, update_ratio=values["update_ratio"], random_steps=10_000,
+    )  # fmt: skip
+    return TrainConfig(dataset=None, env=env, preset="expert", agent=values["agent"], eval_episodes=50,
+                       replay_size=1_000_000, **schedule)  # fmt: skip
+
+
 def crl_paper_offline(dataset: str, agent: str) -> TrainConfig:
     _agents("crl-paper-offline", agent, ("crl",))
     table3 = dict(
@@ -256,6 +283,17 @@ PRESETS: dict[str, Preset] = {
         "noise 0.2 / 0.5, delay 2, chosen by crl where the paper is silent. On a dataset: a SAC actor "
         "with target entropy 0 and random goals.",
         online=crl_paper_online_env,
+    ),
+    "expert": Preset(
+        expert,
+        "sac",
+        "OGBench's locomotion experts (data_gen_scripts/commands.sh, impls/agents/sac.py): SAC with "
+        "2 x 256 GELU networks, batch 256, Adam 1e-4, discount 0.99, target EMA 0.005, target entropy "
+        "-dim(a) / 2, 10k random steps, one copy; ant 400k steps and one update per step; humanoid 40M "
+        "steps, an update every 4, 3 x 1024 critics with LayerNorm and their mean; antball 12M, an update "
+        "every 4, LayerNorm. Online (--env online-ant-xy, online-humanoid-xy, online-antball) only.",
+        scored_evals=1,
+        online=expert_env,
     ),
     "crl-paper-offline": Preset(
         crl_paper_offline,

@@ -168,7 +168,7 @@ def policy_for(states, config: AgentConfig, action_dim: int, n_seeds: int):
     act = jax.jit(jax.vmap(partial(agent_module(config).act, config, action_dim)))
 
     def policy(obs: np.ndarray, goals: np.ndarray) -> np.ndarray:
-        split = (n_seeds, -1)
+        split = (n_seeds, len(obs) // n_seeds)
         actions = act(states, obs.reshape(*split, *obs.shape[1:]), goals.reshape(*split, *goals.shape[1:]))
         return np.asarray(actions).reshape(len(obs), -1)
 
@@ -192,6 +192,7 @@ def format_table(result: EvalResult) -> str:
     lines = [f"{'task'.ljust(width)}  success  ({result.episodes_per_task} episodes each)"]
     lines += [f"{task.ljust(width)}  {rate:7.1%}" for task, rate in result.task_success.items()]
     lines.append(f"{'overall'.ljust(width)}  {result.overall:7.1%}")
+    lines += [f"{name}: {value:.4g}" for name, value in result.measures.items()]
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from types import ModuleType
 
-from crl.config import MRCRL_VARIANTS, CRLConfig, GCBCConfig, MRCRLConfig, TD3Config
+from crl.config import MRCRL_VARIANTS, CRLConfig, GCBCConfig, MRCRLConfig, SACConfig, TD3Config
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ AGENTS: dict[str, AgentSpec] = {
     "mrcrl": AgentSpec(MRCRLConfig, "crl.agents.mrcrl", variants=MRCRL_VARIANTS),
     "gcbc": AgentSpec(GCBCConfig, "crl.agents.gcbc"),
     "td3her": AgentSpec(TD3Config, "crl.agents.td3", online_only=True),
+    "sac": AgentSpec(SACConfig, "crl.agents.sac", online_only=True),  # the locomotion experts' (reward)
 }
 
 
