@@ -2,7 +2,7 @@ import numpy as np
 import ogbench
 
 from crl.data.generate import generate
-from crl.data.pointmaze import RECIPES, PointmazeGenerator, cells_at_distance, goal_cells
+from crl.data.locomaze import RECIPES, MazeGenerator, cells_at_distance, goal_cells
 from tests.conftest import DATASET
 
 
@@ -30,16 +30,16 @@ def test_generation_is_deterministic_per_seed(tmp_path):
 
 
 def test_episode_does_not_depend_on_what_came_before():
-    used = PointmazeGenerator(RECIPES[DATASET], seed=0)
+    used = MazeGenerator(RECIPES[DATASET], seed=0)
     used.episode(0, 1)  # leaves the environment and the generators' streams where episode 1 ended
     after = used.episode(0, 5)[0]
-    alone = PointmazeGenerator(RECIPES[DATASET], seed=0).episode(0, 5)[0]
+    alone = MazeGenerator(RECIPES[DATASET], seed=0).episode(0, 5)[0]
     for key in alone:
         np.testing.assert_array_equal(after[key], alone[key], err_msg=key)
 
 
 def test_noisy_oracle_navigates_between_goals():
-    gen = PointmazeGenerator(RECIPES[DATASET], seed=0)
+    gen = MazeGenerator(RECIPES[DATASET], seed=0)
     episode, reached = gen.episode(0, 0)
     # The oracle with noise 0.5 still travels: over 1000 steps it covers several maze cells and goals.
     cells = {gen.maze.xy_to_ij(xy) for xy in episode["observations"]}
@@ -47,7 +47,7 @@ def test_noisy_oracle_navigates_between_goals():
 
 
 def test_stitch_goals_are_four_cells_away():
-    maze = PointmazeGenerator(RECIPES["pointmaze-medium-stitch-v0"], seed=0).maze.maze_map
+    maze = MazeGenerator(RECIPES["pointmaze-medium-stitch-v0"], seed=0).maze.maze_map
     found = cells_at_distance(maze, (1, 1), 4)
     assert found  # medium maze: from (1,1) there are cells 4 steps away
     for i, j in found:
@@ -56,7 +56,7 @@ def test_stitch_goals_are_four_cells_away():
 
 
 def test_goal_cells_exclude_straight_corridors():
-    maze = PointmazeGenerator(RECIPES[DATASET], seed=0).maze.maze_map
+    maze = MazeGenerator(RECIPES[DATASET], seed=0).maze.maze_map
     goals = set(goal_cells(maze))
     for i, j in goals:
         assert maze[i, j] == 0

@@ -134,6 +134,8 @@ def test_verify_rejects_a_missing_episode(small_copy):
 
 
 def test_locomotion_datasets_are_not_generated_without_experts(tmp_path):
-    for name in ("antmaze-medium-navigate-v0", "visual-antmaze-medium-navigate-v0"):
-        with pytest.raises(CrlError, match=f"needs trained expert policies.*crl data download {name}"):
+    with pytest.raises(CrlError, match="driven by the ant expert, which is not in .*crl expert train ant"):
+        generate("antmaze-medium-navigate-v0", tmp_path)
+    for name in ("antsoccer-arena-navigate-v0", "visual-antmaze-medium-navigate-v0"):
+        with pytest.raises(CrlError, match=f"crl cannot make {name} here.*crl data download {name}"):
             generate(name, tmp_path)

@@ -9,7 +9,14 @@ from typing import Annotated
 
 import tyro
 
-from crl.data.generate import can_generate, default_episodes, generate, manifest_path, why_not_generated
+from crl.data.generate import (
+    can_generate,
+    default_episodes,
+    expert_needed,
+    generate,
+    manifest_path,
+    why_not_generated,
+)
 from crl.data.names import OFFICIAL_DATASETS, check_dataset_name, dataset_paths
 from crl.data.names import data_dir as resolve_data_dir
 from crl.data.verify import verify as verify_file
@@ -31,6 +38,8 @@ def list_datasets(data_dir: Path | None = None) -> None:
         if train.exists() and val.exists():
             present = "yes (crl-made)" if manifest_path(directory, name).exists() else "yes"
         how = "yes" if can_generate(name) else f"no: {why_not_generated(name)}; `crl data download {name}`"
+        if can_generate(name) and (expert := expert_needed(name)):
+            how = f"generate with an expert (`crl expert train {expert}`)"
         print(f"{name:40s} {present:18s} {how}")
 
 
@@ -40,6 +49,7 @@ def generate_dataset(
     seed: int = 0,
     workers: int = 1,
     data_dir: Path | None = None,
+    expert: Path | None = None,
 ) -> None:
     """Generate an OGBench dataset locally with the environment's oracles (the `-val` file too).
 
@@ -51,13 +61,15 @@ def generate_dataset(
         seed: Generation seed; the same seed gives the same files, whatever the number of workers.
         workers: Worker processes generating chunks of episodes side by side.
         data_dir: Dataset directory (default: $CRL_DATA_DIR, else ~/.ogbench/data).
+        expert: The expert run that drives an antmaze or humanoidmaze dataset (default: DATA_DIR/experts/ant
+            or humanoid, where `crl expert train` puts it).
     """
     check_dataset_name(name)
     directory = resolve_data_dir(data_dir)
     if can_generate(name):
         count = default_episodes(name) if episodes is None else episodes
         print(f"generating {name}: {count} episodes, seed {seed}, {workers} worker(s), into {directory}")
-    train, val = generate(name, directory, episodes=episodes, seed=seed, workers=workers)
+    train, val = generate(name, directory, episodes=episodes, seed=seed, workers=workers, expert=expert)
     print(f"wrote {train}\nwrote {val}")
 
 

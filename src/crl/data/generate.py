@@ -9,6 +9,7 @@ index), so the result is the same for any number of workers.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import shutil
@@ -20,18 +21,17 @@ from tqdm import tqdm
 
 from crl import __version__
 from crl.checksums import sha256
-from crl.data import manipspace, pointmaze, visual
+from crl.data import locomaze, manipspace, visual
 from crl.data.dataset import read_npz
 from crl.data.names import check_dataset_name, dataset_paths
 from crl.data.npz import write_npz_atomic, write_npz_pieces
 from crl.errors import CrlError
 
-RECIPES: dict = {**pointmaze.RECIPES, **manipspace.RECIPES}
+RECIPES: dict = {**locomaze.RECIPES, **manipspace.RECIPES}
 CHUNK_STEPS = 5_000  # about this many transitions per chunk (at least one episode): work for every worker
 # Rendering: one episode a chunk (a manipulation episode is 1,001 frames, minutes on a CPU), so that the
 # progress bar moves and a killed render loses little.
 RENDER_CHUNK_FRAMES = 1
-EXPERT_FAMILIES = ("antmaze", "humanoidmaze", "antsoccer")
 
 
 def can_generate(dataset: str) -> bool:
@@ -39,9 +39,30 @@ def can_generate(dataset: str) -> bool:
 
 
 def why_not_generated(dataset: str) -> str:
-    if visual.state_dataset(dataset).split("-")[0] in EXPERT_FAMILIES:
-        return "its recipe needs trained expert policies"
+    if visual.state_dataset(dataset).startswith("antsoccer"):
+        return "its recipe (two experts: walking and dribbling) is not in crl yet"
     return "crl has no generator for it"
+
+
+def expert_needed(dataset: str) -> str | None:
+    """The locomotion expert a dataset's recipe drives ('ant', 'humanoid'), if any."""
+    recipe = RECIPES.get(visual.state_dataset(dataset))
+    return getattr(recipe, "expert", None)
+
+
+def expert_dir(dataset: str, directory: Path, expert: Path | None) -> Path | None:
+    """Where the dataset's expert run is: `expert`, else DIR/experts/NAME (`crl expert train NAME`'s
+    default); one line saying how to make it when it is not there."""
+    name = expert_needed(dataset)
+    if name is None:
+        return None
+    run_dir = Path(expert) if expert is not None else directory / "experts" / name
+    if not (run_dir / "config.json").exists():
+        raise CrlError(
+            f"{dataset} is driven by the {name} expert, which is not in {run_dir}: train it with `crl expert "
+            f"train {name}` (into {directory / 'experts' / name}), or pass --expert RUN_DIR"
+        )
+    return run_dir
 
 
 def default_episodes(dataset: str) -> int:
@@ -60,21 +81,24 @@ def written_by_crl(dataset: str, directory: Path, path: Path) -> bool:
     return _read_manifest(directory, dataset).get("sha256", {}).get(path.name) == sha256(path)
 
 
-def make_generator(dataset: str, seed: int):
+def make_generator(dataset: str, seed: int, expert: Path | None = None):
     recipe = RECIPES[dataset]
-    if isinstance(recipe, pointmaze.PointmazeRecipe):
-        return pointmaze.PointmazeGenerator(recipe, seed)
+    if isinstance(recipe, locomaze.MazeRecipe):
+        policy = None if expert is None else locomaze.load_expert(expert, recipe)
+        return locomaze.MazeGenerator(recipe, seed, policy)
     return manipspace.ManipGenerator(recipe, seed)
 
 
-_GENERATORS: dict = {}  # one generator (environment instance) per dataset and seed, per process
+_GENERATORS: dict = {}  # one generator (environment instance) per dataset, seed and expert, per process
 
 
-def generate_chunk(dataset: str, seed: int, split: int, start: int, count: int, path: Path) -> int:
+def generate_chunk(
+    dataset: str, seed: int, split: int, start: int, count: int, path: Path, expert: Path | None = None
+) -> int:
     """Episodes start .. start + count - 1 of `split`, saved to `path`; returns the number of steps."""
-    key = (dataset, seed)
+    key = (dataset, seed, expert)
     if key not in _GENERATORS:
-        _GENERATORS[key] = make_generator(dataset, seed)
+        _GENERATORS[key] = make_generator(dataset, seed, expert)
     episodes = [_GENERATORS[key].episode(split, start + i) for i in range(count)]
     arrays = {k: np.concatenate([ep[k] for ep, _ in episodes]) for k in episodes[0][0]}
     tasks = [t for _, t in episodes]
@@ -103,8 +127,10 @@ def generate(
     workers: int = 1,
     progress: bool = True,
     chunk_episodes: int | None = None,
+    expert: Path | None = None,
 ) -> tuple[Path, Path]:
-    """Generate `dataset` (training file and the `-val` file) into `directory`; return their paths."""
+    """Generate `dataset` (training file and the `-val` file) into `directory`; return their paths. An
+    ant or humanoid dataset is driven by `expert` (default: DIR/experts/ant or humanoid)."""
     check_dataset_name(dataset)
     if not can_generate(dataset):
         raise CrlError(
@@ -120,12 +146,14 @@ def generate(
     if visual.can_render(dataset):
         return _render_pixels(dataset, directory, episodes, seed, workers, progress)
     recipe = RECIPES[dataset]
+    expert = expert_dir(dataset, directory, expert)
     episodes = recipe.episodes if episodes is None else episodes
     if episodes < 1 or workers < 1:
         raise CrlError(f"--episodes and --workers must be at least 1, got {episodes} and {workers}")
     val_episodes = max(1, episodes // 10)
     per_chunk = chunk_episodes or max(1, CHUNK_STEPS // recipe.episode_steps)
-    parts = directory / f".{dataset}.parts" / f"seed{seed}-episodes{episodes}-chunk{per_chunk}"
+    made_by = "" if expert is None else f"-expert{_fingerprint(expert)}"  # another expert: other episodes
+    parts = directory / f".{dataset}.parts" / f"seed{seed}-episodes{episodes}-chunk{per_chunk}{made_by}"
     parts.mkdir(parents=True, exist_ok=True)
     chunks = _chunks(episodes, val_episodes, per_chunk)
     todo = [c for c in chunks if not _part_path(parts, c[0], c[1]).exists()]
@@ -136,14 +164,31 @@ def generate(
     with tqdm(
         total=total, initial=done, desc=desc, unit="step", unit_scale=True, disable=not progress
     ) as bar:
-        _run_chunks(dataset, seed, parts, todo, workers, bar)
-    return _assemble(dataset, directory, parts, chunks, recipe, seed, episodes, val_episodes)
+        _run_chunks(dataset, seed, parts, todo, workers, bar, expert)
+    made = {} if expert is None else {"expert": _expert_record(expert)}
+    return _assemble(dataset, directory, parts, chunks, recipe, seed, episodes, val_episodes, **made)
 
 
-def _run_chunks(dataset: str, seed: int, parts: Path, todo: list, workers: int, bar: tqdm) -> None:
-    jobs = [
-        (dataset, seed, split, start, count, _part_path(parts, split, start)) for split, start, count in todo
-    ]
+def _fingerprint(expert: Path) -> str:
+    return hashlib.sha256(json.dumps(_expert_record(expert), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _expert_record(expert: Path) -> dict:
+    """Which expert made a dataset: its run directory and the checkpoint (step) its policy came from."""
+    from crl.checkpoint import Checkpoints
+
+    checkpoints = Checkpoints(expert / "checkpoints")
+    try:
+        return {"run_dir": str(expert.resolve()), "step": checkpoints.latest_step()}
+    finally:
+        checkpoints.close()
+
+
+def _run_chunks(
+    dataset: str, seed: int, parts: Path, todo: list, workers: int, bar: tqdm, expert: Path | None
+) -> None:
+    jobs = [(dataset, seed, split, start, count, _part_path(parts, split, start), expert)
+            for split, start, count in todo]  # fmt: skip
     run_jobs(generate_chunk, jobs, workers, bar)
 
 
@@ -159,7 +204,9 @@ def run_jobs(function, jobs: list[tuple], workers: int, bar: tqdm) -> None:
             bar.update(future.result())
 
 
-def _assemble(dataset, directory, parts, chunks, recipe, seed, episodes, val_episodes) -> tuple[Path, Path]:
+def _assemble(
+    dataset, directory, parts, chunks, recipe, seed, episodes, val_episodes, **made
+) -> tuple[Path, Path]:
     train_path, val_path = dataset_paths(dataset, directory)
     tasks: dict[int, list[int]] = {0: [], 1: []}
     for split, path in ((0, train_path), (1, val_path)):
@@ -179,6 +226,7 @@ def _assemble(dataset, directory, parts, chunks, recipe, seed, episodes, val_epi
         val_episodes=val_episodes,
         oracle_tasks_per_episode=float(np.mean(tasks[0])),
         oracle_success_rate=float(np.mean(np.asarray(tasks[0]) > 0)),
+        **made,
     )
     shutil.rmtree(parts.parent, ignore_errors=True)
     return train_path, val_path

@@ -1,0 +1,113 @@
+"""The locomotion datasets (issue 19, part 2): antmaze episodes driven by a (tiny) trained expert through
+OGBench's waypoint oracle, in the official layout, loadable by ogbench, resumable by chunks."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import ogbench
+import pytest
+
+from crl.cli import main
+from crl.data import generate as gen
+from crl.data.locomaze import EXPLORE_EVERY, RECIPES, MazeGenerator, load_expert
+from crl.errors import CrlError
+
+NAVIGATE = "antmaze-medium-navigate-v0"
+EXPERT_FLAGS = ["--steps", "2000", "--random-steps", "1000", "--log-every", "1000", "--checkpoint-every",
+                "1000", "--eval-every", "0", "--eval-episodes", "1", "--agent.batch-size", "32",
+                "--agent.hidden", "32", "32", "--agent.critic-hidden", "32", "32",
+                "--no-progress"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A data directory whose experts/ant is a 2,000-step ant expert (`crl expert train ant`)."""
+    directory = tmp_path_factory.mktemp("data")
+    assert (
+        main(["expert", "train", "ant", *EXPERT_FLAGS, "--run-dir", str(directory / "experts" / "ant")]) == 0
+    )
+    return directory
+
+
+def test_an_expert_dataset_has_the_official_layout_and_loads_through_ogbench(data_dir, monkeypatch):
+    real, made = gen.generate_chunk, []
+
+    def chunk(*job, crash_at=None):
+        if len(made) == crash_at:
+            raise KeyboardInterrupt  # a killed generation
+        made.append(job[2:4])  # (split, first episode)
+        return real(*job)
+
+    monkeypatch.setattr(gen, "generate_chunk", lambda *job: chunk(*job, crash_at=1))
+    with pytest.raises(KeyboardInterrupt):
+        gen.generate(NAVIGATE, data_dir, episodes=2, progress=False, chunk_episodes=1)
+    made.clear()
+    monkeypatch.setattr(gen, "generate_chunk", chunk)
+    train, val = gen.generate(NAVIGATE, data_dir, episodes=2, progress=False, chunk_episodes=1)
+    assert made == [(0, 1), (1, 0)]  # the finished chunk (training episode 0) is not made again
+    with np.load(train) as f:
+        arrays = {k: f[k] for k in f.files}
+    n = 2 * 1001
+    shapes = {"observations": (n, 29), "actions": (n, 8), "terminals": (n,), "qpos": (n, 15), "qvel": (n, 14)}
+    assert {k: v.shape for k, v in arrays.items()} == shapes
+    assert np.flatnonzero(arrays["terminals"]).tolist() == [1000, 2001]  # episodes never cross
+    assert np.abs(arrays["actions"]).max() <= 1.0
+    np.testing.assert_array_equal(arrays["observations"][:, :15], arrays["qpos"])  # the ant's own state
+    dataset = ogbench.utils.load_dataset(str(train))
+    assert dataset["observations"].shape == (n - 2, 29) and dataset["terminals"].sum() == 2
+    manifest = gen._read_manifest(data_dir, NAVIGATE)
+    assert manifest["expert"]["step"] == 2000 and manifest["recipe"]["noise"] == 0.2
+    again = MazeGenerator(RECIPES[NAVIGATE], 0, load_expert(data_dir / "experts" / "ant", RECIPES[NAVIGATE]))
+    np.testing.assert_array_equal(again.episode(0, 0)[0]["actions"], arrays["actions"][:1001])
+
+
+def _goal_distances(maze_map: np.ndarray, goal: tuple[int, int]) -> dict:
+    dist, queue = {goal: 0}, deque([goal])
+    while queue:
+        i, j = queue.popleft()
+        for a, b in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)):
+            if maze_map[a, b] == 0 and (a, b) not in dist:
+                dist[(a, b)] = dist[(i, j)] + 1
+                queue.append((a, b))
+    return dist
+
+
+def test_the_oracle_commands_the_direction_of_the_next_cell_toward_the_goal(data_dir):
+    recipe = RECIPES[NAVIGATE]
+    generator = MazeGenerator(recipe, 0, load_expert(data_dir / "experts" / "ant", recipe))
+    maze = generator.maze
+    for index in range(5):
+        generator.episode(0, index)  # leaves the maze at the episode's end, with its last goal
+        xy = maze.get_xy()
+        here, goal = maze.xy_to_ij(xy), maze.xy_to_ij(maze.cur_goal_xy)
+        dist = _goal_distances(maze.maze_map, goal)
+        direction = generator.direction(1, None)
+        assert abs(np.linalg.norm(direction) - 1) < 1e-5
+        toward = np.asarray(maze.ij_to_xy(maze.xy_to_ij(xy + 4.0 * direction))) if here != goal else None
+        if here == goal:  # in the goal cell: toward its centre
+            centre = np.asarray(maze.ij_to_xy(here))
+            np.testing.assert_allclose(direction, (centre - xy) / np.linalg.norm(centre - xy), atol=1e-4)
+        else:  # a neighbouring cell one step nearer the goal
+            assert dist[maze.xy_to_ij(toward)] == dist[here] - 1
+
+
+def test_explore_directions_hold_for_ten_steps_then_change(data_dir):
+    recipe = RECIPES["antmaze-medium-explore-v0"]
+    assert (recipe.episodes, recipe.episode_steps, recipe.noise) == (10000, 501, 1.0)
+    generator = MazeGenerator(recipe, 0, load_expert(data_dir / "experts" / "ant", recipe))
+    np.random.seed(0)
+    directions, previous = [], None
+    for t in range(3 * EXPLORE_EVERY):
+        previous = generator.direction(t, previous)
+        directions.append(previous)
+    blocks = np.asarray(directions).reshape(3, EXPLORE_EVERY, 2)
+    assert (blocks == blocks[:, :1]).all() and not np.allclose(blocks[0, 0], blocks[1, 0])
+
+
+def test_a_run_that_is_not_the_robots_expert_is_refused(data_dir, tmp_path):
+    with pytest.raises(CrlError, match="is not a humanoid expert .*crl expert train humanoid"):
+        gen.generate(
+            "humanoidmaze-medium-navigate-v0", tmp_path, episodes=1, expert=data_dir / "experts" / "ant"
+        )
