@@ -111,3 +111,15 @@ def test_a_run_that_is_not_the_robots_expert_is_refused(data_dir, tmp_path):
         gen.generate(
             "humanoidmaze-medium-navigate-v0", tmp_path, episodes=1, expert=data_dir / "experts" / "ant"
         )
+
+
+def test_data_list_and_the_table1_dry_run_name_the_expert_datasets(capsys, tmp_path):
+    assert main(["data", "list", "--data-dir", str(tmp_path)]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert "generate with an expert (`crl expert train ant`)" in rows["antmaze-large-navigate-v0"]
+    assert "generate with an expert (`crl expert train humanoid`)" in rows["humanoidmaze-medium-stitch-v0"]
+    datasets = "antmaze-large-navigate-v0,humanoidmaze-medium-stitch-v0"
+    assert main(["reproduce", "mrcrl-table1", "--dry-run", "--data-dir", str(tmp_path), "--out",
+                 str(tmp_path), "--datasets", datasets]) == 0  # fmt: skip
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  ")]
+    assert len(lines) == 4 and all("generatable once the" in x and "expert is trained" in x for x in lines)
