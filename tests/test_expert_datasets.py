@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 
+import gymnasium
 import numpy as np
 import ogbench
 import pytest
@@ -58,7 +59,7 @@ def test_an_expert_dataset_has_the_official_layout_and_loads_through_ogbench(dat
     dataset = ogbench.utils.load_dataset(str(train))
     assert dataset["observations"].shape == (n - 2, 29) and dataset["terminals"].sum() == 2
     manifest = gen._read_manifest(data_dir, NAVIGATE)
-    assert manifest["expert"]["step"] == 2000 and manifest["recipe"]["noise"] == 0.2
+    assert manifest["experts"]["ant"]["step"] == 2000 and manifest["recipe"]["noise"] == 0.2
     again = MazeGenerator(RECIPES[NAVIGATE], 0, load_expert(data_dir / "experts" / "ant", RECIPES[NAVIGATE]))
     np.testing.assert_array_equal(again.episode(0, 0)[0]["actions"], arrays["actions"][:1001])
 
@@ -109,7 +110,10 @@ def test_explore_directions_hold_for_ten_steps_then_change(data_dir):
 def test_a_run_that_is_not_the_robots_expert_is_refused(data_dir, tmp_path):
     with pytest.raises(CrlError, match="is not a humanoid expert .*crl expert train humanoid"):
         gen.generate(
-            "humanoidmaze-medium-navigate-v0", tmp_path, episodes=1, expert=data_dir / "experts" / "ant"
+            "humanoidmaze-medium-navigate-v0",
+            tmp_path,
+            episodes=1,
+            experts={"humanoid": data_dir / "experts" / "ant"},
         )
 
 
@@ -117,9 +121,41 @@ def test_data_list_and_the_table1_dry_run_name_the_expert_datasets(capsys, tmp_p
     assert main(["data", "list", "--data-dir", str(tmp_path)]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert "generate with an expert (`crl expert train ant`)" in rows["antmaze-large-navigate-v0"]
+    assert "(`crl expert train ant`, `crl expert train antball`)" in rows["antsoccer-arena-stitch-v0"]
     assert "generate with an expert (`crl expert train humanoid`)" in rows["humanoidmaze-medium-stitch-v0"]
     datasets = "antmaze-large-navigate-v0,humanoidmaze-medium-stitch-v0"
     assert main(["reproduce", "mrcrl-table1", "--dry-run", "--data-dir", str(tmp_path), "--out",
                  str(tmp_path), "--datasets", datasets]) == 0  # fmt: skip
     lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  ")]
     assert len(lines) == 4 and all("generatable once the" in x and "expert is trained" in x for x in lines)
+
+
+@pytest.fixture(scope="module")
+def soccer_dir(data_dir):
+    """data_dir with a 2,000-step antball (dribbling) expert beside the ant."""
+    assert (
+        main(
+            ["expert", "train", "antball", *EXPERT_FLAGS, "--run-dir", str(data_dir / "experts" / "antball")]
+        )
+        == 0
+    )
+    return data_dir
+
+
+def test_antsoccer_datasets_use_both_experts_in_the_official_layout(soccer_dir):
+    train, _ = gen.generate("antsoccer-arena-stitch-v0", soccer_dir, episodes=8, progress=False)
+    with np.load(train) as f:
+        arrays = {k: f[k] for k in f.files}
+    n = 8 * 201
+    shapes = {"observations": (n, 42), "actions": (n, 8), "terminals": (n,), "qpos": (n, 22), "qvel": (n, 20)}
+    assert {k: v.shape for k, v in arrays.items()} == shapes
+    assert np.flatnonzero(arrays["terminals"]).tolist() == list(range(200, n, 201))
+    maze = gymnasium.make("antsoccer-arena-v0").unwrapped
+    starts = arrays["qpos"][::201]
+    same_cell = [maze.xy_to_ij(s[:2]) == maze.xy_to_ij(s[15:17]) for s in starts]  # ant's and ball's cells
+    assert (
+        0 < sum(same_cell) < len(same_cell)
+    )  # stitch: dribbling episodes (ball with the ant) and walking ones
+    assert ogbench.utils.load_dataset(str(train))["observations"].shape == (n - 8, 42)
+    manifest = gen._read_manifest(soccer_dir, "antsoccer-arena-stitch-v0")
+    assert set(manifest["experts"]) == {"ant", "antball"}

@@ -12,7 +12,7 @@ import tyro
 from crl.data.generate import (
     can_generate,
     default_episodes,
-    expert_needed,
+    experts_needed,
     generate,
     manifest_path,
     why_not_generated,
@@ -38,9 +38,26 @@ def list_datasets(data_dir: Path | None = None) -> None:
         if train.exists() and val.exists():
             present = "yes (crl-made)" if manifest_path(directory, name).exists() else "yes"
         how = "yes" if can_generate(name) else f"no: {why_not_generated(name)}; `crl data download {name}`"
-        if can_generate(name) and (expert := expert_needed(name)):
-            how = f"generate with an expert (`crl expert train {expert}`)"
+        if can_generate(name) and (experts := experts_needed(name)):
+            how = "generate with an expert (" + ", ".join(f"`crl expert train {e}`" for e in experts) + ")"
         print(f"{name:40s} {present:18s} {how}")
+
+
+def _expert_flags(dataset: str, values: tuple[str, ...]) -> dict[str, Path]:
+    """--expert NAME=RUN_DIR (or RUN_DIR, for a dataset of one expert) -> {NAME: RUN_DIR}."""
+    needed = experts_needed(dataset)
+    out = {}
+    for value in values:
+        name, _, run_dir = value.rpartition("=")
+        if not name and len(needed) == 1:
+            name = needed[0]
+        if name not in needed:
+            wants = f"its experts: {', '.join(needed)}" if needed else "it needs no expert"
+            raise CrlError(
+                f"--expert {value}: {dataset} is not driven by that expert ({wants}); give NAME=RUN_DIR"
+            )
+        out[name] = Path(run_dir)
+    return out
 
 
 def generate_dataset(
@@ -49,7 +66,7 @@ def generate_dataset(
     seed: int = 0,
     workers: int = 1,
     data_dir: Path | None = None,
-    expert: Path | None = None,
+    expert: tuple[str, ...] = (),
 ) -> None:
     """Generate an OGBench dataset locally with the environment's oracles (the `-val` file too).
 
@@ -61,15 +78,17 @@ def generate_dataset(
         seed: Generation seed; the same seed gives the same files, whatever the number of workers.
         workers: Worker processes generating chunks of episodes side by side.
         data_dir: Dataset directory (default: $CRL_DATA_DIR, else ~/.ogbench/data).
-        expert: The expert run that drives an antmaze or humanoidmaze dataset (default: DATA_DIR/experts/ant
-            or humanoid, where `crl expert train` puts it).
+        expert: The expert runs that drive an antmaze, humanoidmaze or antsoccer dataset, as NAME=RUN_DIR
+            (NAME: ant, humanoid, antball), or RUN_DIR alone where the dataset needs one expert (default:
+            DATA_DIR/experts/NAME, where `crl expert train NAME` puts it).
     """
     check_dataset_name(name)
     directory = resolve_data_dir(data_dir)
     if can_generate(name):
         count = default_episodes(name) if episodes is None else episodes
         print(f"generating {name}: {count} episodes, seed {seed}, {workers} worker(s), into {directory}")
-    train, val = generate(name, directory, episodes=episodes, seed=seed, workers=workers, expert=expert)
+    experts = _expert_flags(name, expert)
+    train, val = generate(name, directory, episodes=episodes, seed=seed, workers=workers, experts=experts)
     print(f"wrote {train}\nwrote {val}")
 
 

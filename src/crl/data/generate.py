@@ -21,13 +21,13 @@ from tqdm import tqdm
 
 from crl import __version__
 from crl.checksums import sha256
-from crl.data import locomaze, manipspace, visual
+from crl.data import antsoccer, locomaze, manipspace, visual
 from crl.data.dataset import read_npz
 from crl.data.names import check_dataset_name, dataset_paths
 from crl.data.npz import write_npz_atomic, write_npz_pieces
 from crl.errors import CrlError
 
-RECIPES: dict = {**locomaze.RECIPES, **manipspace.RECIPES}
+RECIPES: dict = {**locomaze.RECIPES, **antsoccer.RECIPES, **manipspace.RECIPES}
 CHUNK_STEPS = 5_000  # about this many transitions per chunk (at least one episode): work for every worker
 # Rendering: one episode a chunk (a manipulation episode is 1,001 frames, minutes on a CPU), so that the
 # progress bar moves and a killed render loses little.
@@ -39,30 +39,27 @@ def can_generate(dataset: str) -> bool:
 
 
 def why_not_generated(dataset: str) -> str:
-    if visual.state_dataset(dataset).startswith("antsoccer"):
-        return "its recipe (two experts: walking and dribbling) is not in crl yet"
     return "crl has no generator for it"
 
 
-def expert_needed(dataset: str) -> str | None:
-    """The locomotion expert a dataset's recipe drives ('ant', 'humanoid'), if any."""
-    recipe = RECIPES.get(visual.state_dataset(dataset))
-    return getattr(recipe, "expert", None)
+def experts_needed(dataset: str) -> tuple[str, ...]:
+    """The locomotion experts a dataset's recipe drives ('ant', 'humanoid', 'antball'), if any."""
+    return getattr(RECIPES.get(visual.state_dataset(dataset)), "experts", ())
 
 
-def expert_dir(dataset: str, directory: Path, expert: Path | None) -> Path | None:
-    """Where the dataset's expert run is: `expert`, else DIR/experts/NAME (`crl expert train NAME`'s
-    default); one line saying how to make it when it is not there."""
-    name = expert_needed(dataset)
-    if name is None:
-        return None
-    run_dir = Path(expert) if expert is not None else directory / "experts" / name
-    if not (run_dir / "config.json").exists():
-        raise CrlError(
-            f"{dataset} is driven by the {name} expert, which is not in {run_dir}: train it with `crl expert "
-            f"train {name}` (into {directory / 'experts' / name}), or pass --expert RUN_DIR"
-        )
-    return run_dir
+def expert_dirs(dataset: str, directory: Path, experts: dict[str, Path] | None) -> dict[str, Path]:
+    """Where each of the dataset's experts is: `experts[name]`, else DIR/experts/NAME (`crl expert train
+    NAME`'s default); one line saying how to make one that is not there."""
+    found = {}
+    for name in experts_needed(dataset):
+        run_dir = Path((experts or {}).get(name) or directory / "experts" / name)
+        if not (run_dir / "config.json").exists():
+            raise CrlError(
+                f"{dataset} is driven by the {name} expert, which is not in {run_dir}: train it with `crl "
+                f"expert train {name}` (into {directory / 'experts' / name}), or pass --expert {name}=RUN_DIR"
+            )
+        found[name] = run_dir
+    return found
 
 
 def default_episodes(dataset: str) -> int:
@@ -81,24 +78,26 @@ def written_by_crl(dataset: str, directory: Path, path: Path) -> bool:
     return _read_manifest(directory, dataset).get("sha256", {}).get(path.name) == sha256(path)
 
 
-def make_generator(dataset: str, seed: int, expert: Path | None = None):
+def make_generator(dataset: str, seed: int, experts: dict[str, Path] | None = None):
     recipe = RECIPES[dataset]
+    if isinstance(recipe, antsoccer.SoccerRecipe):
+        return antsoccer.SoccerGenerator(recipe, seed, antsoccer.load_experts(experts))
     if isinstance(recipe, locomaze.MazeRecipe):
-        policy = None if expert is None else locomaze.load_expert(expert, recipe)
+        policy = locomaze.load_expert(experts[recipe.robot], recipe) if recipe.experts else None
         return locomaze.MazeGenerator(recipe, seed, policy)
     return manipspace.ManipGenerator(recipe, seed)
 
 
-_GENERATORS: dict = {}  # one generator (environment instance) per dataset, seed and expert, per process
+_GENERATORS: dict = {}  # one generator (environment instance) per dataset, seed and experts, per process
 
 
 def generate_chunk(
-    dataset: str, seed: int, split: int, start: int, count: int, path: Path, expert: Path | None = None
+    dataset: str, seed: int, split: int, start: int, count: int, path: Path, experts: dict | None = None
 ) -> int:
     """Episodes start .. start + count - 1 of `split`, saved to `path`; returns the number of steps."""
-    key = (dataset, seed, expert)
+    key = (dataset, seed, tuple(sorted((experts or {}).items())))
     if key not in _GENERATORS:
-        _GENERATORS[key] = make_generator(dataset, seed, expert)
+        _GENERATORS[key] = make_generator(dataset, seed, experts)
     episodes = [_GENERATORS[key].episode(split, start + i) for i in range(count)]
     arrays = {k: np.concatenate([ep[k] for ep, _ in episodes]) for k in episodes[0][0]}
     tasks = [t for _, t in episodes]
@@ -127,10 +126,11 @@ def generate(
     workers: int = 1,
     progress: bool = True,
     chunk_episodes: int | None = None,
-    expert: Path | None = None,
+    experts: dict[str, Path] | None = None,
 ) -> tuple[Path, Path]:
     """Generate `dataset` (training file and the `-val` file) into `directory`; return their paths. An
-    ant or humanoid dataset is driven by `expert` (default: DIR/experts/ant or humanoid)."""
+    antmaze, humanoidmaze or antsoccer dataset is driven by its experts: `experts[name]`, else
+    DIR/experts/NAME."""
     check_dataset_name(dataset)
     if not can_generate(dataset):
         raise CrlError(
@@ -146,13 +146,13 @@ def generate(
     if visual.can_render(dataset):
         return _render_pixels(dataset, directory, episodes, seed, workers, progress)
     recipe = RECIPES[dataset]
-    expert = expert_dir(dataset, directory, expert)
+    experts = expert_dirs(dataset, directory, experts)
     episodes = recipe.episodes if episodes is None else episodes
     if episodes < 1 or workers < 1:
         raise CrlError(f"--episodes and --workers must be at least 1, got {episodes} and {workers}")
     val_episodes = max(1, episodes // 10)
     per_chunk = chunk_episodes or max(1, CHUNK_STEPS // recipe.episode_steps)
-    made_by = "" if expert is None else f"-expert{_fingerprint(expert)}"  # another expert: other episodes
+    made_by = f"-experts{_fingerprint(experts)}" if experts else ""  # other experts: other episodes
     parts = directory / f".{dataset}.parts" / f"seed{seed}-episodes{episodes}-chunk{per_chunk}{made_by}"
     parts.mkdir(parents=True, exist_ok=True)
     chunks = _chunks(episodes, val_episodes, per_chunk)
@@ -164,13 +164,14 @@ def generate(
     with tqdm(
         total=total, initial=done, desc=desc, unit="step", unit_scale=True, disable=not progress
     ) as bar:
-        _run_chunks(dataset, seed, parts, todo, workers, bar, expert)
-    made = {} if expert is None else {"expert": _expert_record(expert)}
+        _run_chunks(dataset, seed, parts, todo, workers, bar, experts)
+    made = {"experts": {name: _expert_record(d) for name, d in experts.items()}} if experts else {}
     return _assemble(dataset, directory, parts, chunks, recipe, seed, episodes, val_episodes, **made)
 
 
-def _fingerprint(expert: Path) -> str:
-    return hashlib.sha256(json.dumps(_expert_record(expert), sort_keys=True).encode()).hexdigest()[:12]
+def _fingerprint(experts: dict[str, Path]) -> str:
+    records = {name: _expert_record(d) for name, d in experts.items()}
+    return hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _expert_record(expert: Path) -> dict:
@@ -185,9 +186,9 @@ def _expert_record(expert: Path) -> dict:
 
 
 def _run_chunks(
-    dataset: str, seed: int, parts: Path, todo: list, workers: int, bar: tqdm, expert: Path | None
+    dataset: str, seed: int, parts: Path, todo: list, workers: int, bar: tqdm, experts: dict
 ) -> None:
-    jobs = [(dataset, seed, split, start, count, _part_path(parts, split, start), expert)
+    jobs = [(dataset, seed, split, start, count, _part_path(parts, split, start), experts)
             for split, start, count in todo]  # fmt: skip
     run_jobs(generate_chunk, jobs, workers, bar)
 

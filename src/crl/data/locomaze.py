@@ -47,9 +47,9 @@ class MazeRecipe:
         return f"{self.robot}maze-{self.maze}-v0"
 
     @property
-    def expert(self) -> str | None:
-        """The locomotion expert that turns directions into actions (`crl expert train NAME`)."""
-        return None if self.robot == "point" else self.robot
+    def experts(self) -> tuple[str, ...]:
+        """The locomotion expert that turns directions into actions (`crl expert train NAME`), if any."""
+        return () if self.robot == "point" else (self.robot,)
 
 
 EXPLORE_EVERY = 10  # steps between the explore datasets' random directions
@@ -115,9 +115,9 @@ def cells_at_distance(maze_map: np.ndarray, start: tuple[int, int], steps: int) 
 Expert = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (observation, unit direction) -> action
 
 
-def load_expert(run_dir: Path, recipe: MazeRecipe) -> Expert:
-    """The deterministic policy of an expert run (`crl expert train`), fed as OGBench feeds its experts:
-    the maze observation without its xy, then the commanded direction."""
+def load_policy(run_dir: Path, env: str, name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The deterministic policy of the expert run in `run_dir` (`crl expert train NAME`, trained on `env`):
+    input vector -> action."""
     import jax
 
     from crl.agents import sac
@@ -125,15 +125,20 @@ def load_expert(run_dir: Path, recipe: MazeRecipe) -> Expert:
     from crl.train import latest_agent
 
     config, state = latest_agent(run_dir)
-    wanted = f"online-{recipe.robot}-xy"
-    if not isinstance(config.agent, SACConfig) or config.env != wanted:
+    if not isinstance(config.agent, SACConfig) or config.env != env:
         raise CrlError(
-            f"{run_dir} is not a {recipe.robot} expert (it trained {config.env or config.dataset}); "
-            f"train one with `crl expert train {recipe.robot}`"
+            f"{run_dir} is not a {name} expert (it trained {config.env or config.dataset}); train one with "
+            f"`crl expert train {name}`"
         )
     action_dim = state.params["actor"]["mean"]["bias"].shape[-1]
     act = jax.jit(lambda s, x: sac.act(config.agent, action_dim, s, x[None])[0])
-    return lambda ob, direction: np.asarray(act(state, np.r_[ob[2:], direction].astype(np.float32)))
+    return lambda x: np.asarray(act(state, np.asarray(x, np.float32)))
+
+
+def load_expert(run_dir: Path, recipe: MazeRecipe) -> Expert:
+    """The expert, fed as OGBench feeds it: the maze observation without its xy, then the direction."""
+    policy = load_policy(run_dir, f"online-{recipe.robot}-xy", recipe.robot)
+    return lambda ob, direction: policy(np.r_[ob[2:], direction])
 
 
 class MazeGenerator:
@@ -141,8 +146,8 @@ class MazeGenerator:
     deterministic."""
 
     def __init__(self, recipe: MazeRecipe, seed: int, expert: Expert | None = None):
-        if (expert is None) != (recipe.expert is None):
-            raise ValueError(f"{recipe.env_id} needs {'an' if recipe.expert else 'no'} expert")
+        if (expert is None) != (not recipe.experts):
+            raise ValueError(f"{recipe.env_id} needs {'an' if recipe.experts else 'no'} expert")
         self.recipe, self.seed, self.expert = recipe, seed, expert
         self.env = gymnasium.make(
             recipe.env_id, terminate_at_goal=False, max_episode_steps=recipe.episode_steps

@@ -122,7 +122,7 @@ def flops_per_update(run: Run) -> float:
 
 
 def data_status(dataset: str, directory: Path) -> str:
-    from crl.data.generate import can_generate, expert_needed, why_not_generated
+    from crl.data.generate import can_generate, experts_needed, why_not_generated
     from crl.data.names import dataset_paths
     from crl.experiments.sweep import is_online
 
@@ -131,11 +131,13 @@ def data_status(dataset: str, directory: Path) -> str:
 
     if all(p.exists() for p in dataset_paths(dataset, directory)):
         return "present"
-    expert = expert_needed(dataset)
-    if expert and not (directory / "experts" / expert / "config.json").exists():
-        return f"generatable once the {expert} expert is trained (`crl expert train {expert}`)"
+    experts = experts_needed(dataset)
+    missing = [e for e in experts if not (directory / "experts" / e / "config.json").exists()]
+    if missing:
+        how = ", ".join(f"`crl expert train {e}`" for e in missing)
+        return f"generatable once the {' and '.join(missing)} expert is trained ({how})"
     if can_generate(dataset):
-        return "generated on first use" + (f" (with the {expert} expert)" if expert else "")
+        return "generated on first use" + (f" (with the {' and '.join(experts)} expert)" if experts else "")
     return f"MISSING (crl cannot make it: {why_not_generated(dataset)}; copy the official files)"
 
 
