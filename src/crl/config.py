@@ -455,8 +455,15 @@ class TrainConfig:
 
     def _validate_online(self) -> None:
         from crl.envs import make_env, on_host
+        from crl.envs.locomotion import LocomotionTask
 
         env = make_env(self.env)
+        rewarded, reward_agent = isinstance(env, LocomotionTask), isinstance(self.agent, SACConfig)
+        if rewarded != reward_agent:
+            why = f"{self.env} has a reward, not goals" if rewarded else "--agent sac learns from a reward"
+            raise CrlError(
+                f"{why}: it trains the locomotion experts, `crl expert train ant|humanoid|antball`"
+            )
         _positive(self, "num_envs", "collect", "update_ratio", "replay_size")
         if self.random_steps < 0:
             raise CrlError(f"--random-steps must be non-negative, got {self.random_steps}")

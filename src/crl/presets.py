@@ -33,10 +33,10 @@ def _without_alpha(dataset: str) -> dict:
     return {k: v for k, v in ogbench_crl_overrides(dataset).items() if k != "alpha"}
 
 
-def _agents(name: str, agent: str, allowed: tuple[str, ...]) -> None:
+def _agents(name: str, agent: str, allowed: tuple[str, ...], online: bool = False) -> None:
     from crl.agents.registry import AGENTS
 
-    if agent not in allowed and agent in AGENTS and AGENTS[agent].online_only:
+    if agent not in allowed and agent in AGENTS and AGENTS[agent].online_only and not online:
         raise CrlError(
             f"--agent {agent} learns online only: give --env NAME, not --dataset (`crl envs list`)"
         )
@@ -143,7 +143,7 @@ def _online_crl(env: str, **changes) -> CRLConfig:
 
 
 def crl_paper_online_env(env: str, agent: str) -> TrainConfig:
-    _agents("crl-paper-online", agent, ("crl", "td3her"))
+    _agents("crl-paper-online", agent, ("crl", "td3her"), online=True)
     config = _td3(env) if agent == "td3her" else _online_crl(env)
     schedule = _schedule(
         env, steps=1_000_000, log_every=10_000, checkpoint_every=50_000, eval_every=50_000,
@@ -156,7 +156,7 @@ def crl_paper_online_env(env: str, agent: str) -> TrainConfig:
 
 
 def quick_env(env: str, agent: str) -> TrainConfig:
-    _agents("quick", agent, ("crl", "td3her"))
+    _agents("quick", agent, ("crl", "td3her"), online=True)
     # Batch 32 on images: each update runs a CNN over 6 x batch frames (21 updates/s on 2 cores at 32).
     small = dict(batch_size=32 if _shows_images(env) else 128, hidden=(128, 128))
     config = _td3(env, **small) if agent == "td3her" else _online_crl(env, **small, latent_dim=32)
@@ -184,7 +184,7 @@ def expert(dataset: str, agent: str) -> TrainConfig:
 
 
 def expert_env(env: str, agent: str) -> TrainConfig:
-    _agents("expert", agent, ("sac",))
+    _agents("expert", agent, ("sac",), online=True)
     if env not in _EXPERTS:
         raise CrlError(f"preset 'expert' is for --env {' or '.join(_EXPERTS)}, not {env}")
     values = _EXPERTS[env]
