@@ -21,6 +21,7 @@ from PIL import Image
 
 from crl.agents import agent_module
 from crl.config import AgentConfig
+from crl.envs.locomotion import LocomotionTask
 from crl.envs.point import PointMaze
 from crl.envs.robot_images import SHADOW_MAP
 
@@ -149,6 +150,20 @@ def robot_episode(task, policy, seed: int, episode: int) -> tuple[list[np.ndarra
     return frames, float(envs.succeeded[0])
 
 
+def expert_episode(task: LocomotionTask, policy, seed: int) -> list[np.ndarray]:
+    """The frames of a locomotion expert's first evaluation episode (`crl.online_experts`), until it ends
+    or falls; its command is in its observation, not drawn."""
+    env = task.make(seed, render_size=SIZE)
+    obs, stream = task.reset(env, (seed, 0))
+    frames = [env.render()]
+    for t in range(task.episode_length):
+        obs, _, terminated, _ = task.step(env, policy(obs[None], np.zeros((1, 0), np.float32))[0], stream, t)
+        frames.append(env.render())
+        if terminated:
+            break
+    return frames
+
+
 def scene_camera(task, env):
     """obs -> the frame to show: an image task's own observation; a state task drawn at SIZE by the
     camera of its image variant, goal markers visible (the ant: from above, the whole maze)."""
@@ -191,7 +206,12 @@ def record_run(config, carry, step: int, runs: list[tuple[int, Path]], progress:
             paths += _ogbench_videos(config.dataset, seed, state, agent_config, out / f"step{step}", progress)
             continue
         env = make_env(config.env)
-        if on_host(env):
+        if isinstance(env, LocomotionTask):
+            from crl.online_experts import EVAL_SEED
+
+            policy = policy_for(state, agent_config, env.action_dim, 1)
+            frames = expert_episode(env, policy, EVAL_SEED)
+        elif on_host(env):
             from crl.online_host import EVAL_SEED
 
             policy = policy_for(state, agent_config, env.action_dim, 1)

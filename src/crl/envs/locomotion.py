@@ -36,16 +36,15 @@ class LocomotionTask:
     def obs_shape(self) -> tuple[int, ...]:
         return (self.obs_dim,)
 
-    def make(self, seed: int):
+    def make(self, seed: int, render_size: int = 64):
         import gymnasium
         import ogbench  # noqa: F401  (registers the environments)
         from ogbench.online_locomotion.wrappers import DMCHumanoidXYWrapper, GymXYWrapper
 
         np.random.seed(seed)  # the wrappers reset once when made
         # antball renders once when made; crl counts the steps itself (no time limit wrapper)
-        env = gymnasium.make(
-            self.env_id, render_mode="rgb_array", width=64, height=64, disable_env_checker=True
-        ).unwrapped
+        size = {"width": render_size, "height": render_size}
+        env = gymnasium.make(self.env_id, render_mode="rgb_array", disable_env_checker=True, **size).unwrapped
         if self.resample is None:
             return env
         wrapper = DMCHumanoidXYWrapper if "humanoid" in self.env_id else GymXYWrapper
