@@ -36,21 +36,16 @@ def test_unknown_preset(capsys):
 
 
 def test_missing_dataset_that_cannot_be_generated(capsys, tmp_path):
-    args = [
-        "train",
-        "--dataset",
-        "antmaze-large-navigate-v0",
-        "--data-dir",
-        str(tmp_path),
-        "--run-dir",
-        str(tmp_path / "r"),
-    ]
+    name = "visual-antmaze-large-navigate-v0"
+    args = ["train", "--dataset", name, "--data-dir", str(tmp_path), "--run-dir", str(tmp_path / "r")]
     code, _, err = _run(args, capsys)
     assert code == 2
-    assert (
-        "antmaze-large-navigate-v0.npz not found; crl cannot make it (its recipe needs trained expert" in err
-    )
-    assert "copy the official" in err and "crl data download antmaze-large-navigate-v0" in err
+    assert f"{name}.npz not found; crl cannot make it (crl has no generator for it)" in err
+    assert "copy the official" in err and f"crl data download {name}" in err
+    args[2] = "antmaze-large-navigate-v0"  # made on first use once its expert exists
+    code, _, err = _run(args, capsys)
+    assert code == 2 and err.strip().count("\n") == 0
+    assert "driven by the ant expert, which is not in" in err and "crl expert train ant" in err
 
 
 def test_corrupt_dataset_names_the_fix(capsys, tmp_path):
@@ -123,7 +118,9 @@ def test_data_list_shows_generability(args, tmp_path, capsys):
     line = next(line for line in out.splitlines() if line.startswith("pointmaze-large-stitch-v0"))
     assert line.split()[1:3] == ["no", "yes"]
     line = next(line for line in out.splitlines() if line.startswith("antmaze-large-navigate-v0"))
-    assert "needs trained expert policies" in line and "crl data download antmaze-large-navigate-v0" in line
+    assert "generate with an expert (`crl expert train ant`)" in line
+    line = next(line for line in out.splitlines() if line.startswith("visual-antmaze-large-navigate-v0"))
+    assert "no: crl has no generator for it" in line and "crl data download visual-antmaze-large" in line
     line = next(line for line in out.splitlines() if line.startswith("cube-triple-noisy-v0"))
     assert line.split()[1:3] == ["no", "yes"]
 

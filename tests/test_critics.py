@@ -16,6 +16,7 @@ from crl.bench import synthetic_dataset
 from crl.config import CRLConfig, GCBCConfig
 from crl.data import store
 from crl.data.sampling import Batch, to_device
+from crl.envs import make_env
 from crl.logs import read_jsonl
 from crl.networks import gaussian_log_prob
 from crl.presets import PRESETS, preset_config
@@ -222,6 +223,12 @@ def test_l2_normalised_critic_learns_as_the_unnormalised_one(tiny_data_dir):
 
 def test_every_preset_builds_a_valid_config():
     for name in PRESETS:
+        if name == "expert":  # online only: OGBench's locomotion experts
+            for env in ("online-ant-xy", "online-humanoid-xy", "online-antball"):
+                config = preset_config(name, None, env=env)
+                config.validate()
+                assert config.steps % config.collect == 0 and config.collect == make_env(env).episode_length
+            continue
         config = preset_config(name, "antmaze-large-stitch-v0")
         config.validate()
         assert config.preset == name
