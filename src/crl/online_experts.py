@@ -29,7 +29,7 @@ from crl.data.transitions import Transitions, empty_transitions, insert
 from crl.envs.locomotion import LocomotionTask
 from crl.evaluation import EvalResult
 from crl.online import check_replay_fits, fresh_collectors, rate_counts
-from crl.online_host import acting_device, choose_actions, next_round_keys, update_round
+from crl.online_host import acting_device, choose_actions, play_rounds
 
 if TYPE_CHECKING:
     from crl.train import Job
@@ -191,17 +191,15 @@ def expert_job(config: TrainConfig, task: LocomotionTask, seeds: list[int], logs
         states, collectors = carry
         learn = step >= config.random_steps
         tic = time.perf_counter()
-        infos, episodes, falls = [], np.asarray(collectors.episodes), np.asarray(collectors.falls)
-        for r in range(step // config.collect, end // config.collect):
-            rng, keys = next_round_keys(collectors.rng)
-            collectors = collectors.replace(rng=rng)
-            acting = jax.device_put(states, acting_device())
-            if learn:  # dispatched now, computed while the host steps the copies below
-                states, info = update_round(states, collectors.replay, agent_config, updates)
-                infos.append(info)
-            collectors = store_round(collectors, *rounds.collect(acting, keys, r, learn))
-        mean = partial(jax.tree.map, lambda *xs: jnp.mean(jnp.stack(xs), 0))
-        metrics = jax.device_get(mean(*infos)) if learn else {}
+        episodes, falls = np.asarray(collectors.episodes), np.asarray(collectors.falls)
+
+        def collect(acting, keys, c):
+            round_index = int(np.asarray(c.env_steps)[0]) // config.collect  # the same for every seed
+            return store_round(c, *rounds.collect(acting, keys, round_index, learn))
+
+        states, collectors, metrics = play_rounds(
+            states, collectors, (end - step) // config.collect, learn, agent_config, updates, collect
+        )
         ended = np.asarray(collectors.episodes - episodes)
         counts = {
             "online/episodes": ended.astype(np.float32),

@@ -117,6 +117,25 @@ def store_round(
     return jax.vmap(one_seed)(collectors, observations, actions, goals, acted, succeeded)
 
 
+def play_rounds(
+    states, collectors, count: int, learn: bool, agent_config: AgentConfig, updates: int, collect
+):
+    """`count` rounds: each dispatches its updates, then `collect(acting states, keys, collectors)` steps
+    the copies on the host meanwhile (acting with the states before those updates) and stores the round.
+    Returns (states, collectors, the updates' metrics averaged over the rounds; {} before learning)."""
+    infos = []
+    for _ in range(count):
+        rng, keys = next_round_keys(collectors.rng)  # before the updates, which it would wait for
+        collectors = collectors.replace(rng=rng)
+        acting = jax.device_put(states, acting_device())
+        if learn:  # dispatched now, computed while the host steps the copies below
+            states, info = update_round(states, collectors.replay, agent_config, updates)
+            infos.append(info)
+        collectors = collect(acting, keys, collectors)
+    mean = partial(jax.tree.map, lambda *xs: jnp.mean(jnp.stack(xs), 0))
+    return states, collectors, (jax.device_get(mean(*infos)) if learn else {})
+
+
 class HostRounds:
     """The host side of a run: every seed's copies, and how a round of episodes is collected."""
 
@@ -196,18 +215,14 @@ def host_job(config: TrainConfig, task: RobotTask, seeds: list[int], logs: list)
         states, collectors = carry
         learn = step >= config.random_steps
         tic = time.perf_counter()
-        infos, episodes, successes = [], np.asarray(collectors.episodes), np.asarray(collectors.successes)
-        for _ in range((end - step) // config.collect):
-            rng, keys = next_round_keys(collectors.rng)  # before the updates, which it would wait for
-            collectors = collectors.replace(rng=rng)
-            episode_numbers = np.asarray(collectors.episodes)
-            acting = jax.device_put(states, acting_device())
-            if learn:  # dispatched now, computed while the host steps the copies below
-                states, info = update_round(states, collectors.replay, agent_config, updates)
-                infos.append(info)
-            collectors = store_round(collectors, *rounds.collect(acting, keys, episode_numbers, learn))
-        mean = partial(jax.tree.map, lambda *xs: jnp.mean(jnp.stack(xs), 0))
-        metrics = jax.device_get(mean(*infos)) if learn else {}
+        episodes, successes = np.asarray(collectors.episodes), np.asarray(collectors.successes)
+
+        def collect(acting, keys, c):  # copy k of seed s plays its episode number c.episodes[s] + k
+            return store_round(c, *rounds.collect(acting, keys, np.asarray(c.episodes), learn))
+
+        states, collectors, metrics = play_rounds(
+            states, collectors, (end - step) // config.collect, learn, agent_config, updates, collect
+        )
         finished = np.asarray(collectors.episodes - episodes)
         counts = {
             "online/episodes": finished.astype(np.float32),

@@ -27,7 +27,7 @@ import gymnasium
 import numpy as np
 import ogbench.locomaze  # noqa: F401  (registers the environments)
 
-from crl.data.locomaze import Expert, free_cells, load_policy
+from crl.data.locomaze import Expert, empty_episode, free_cells, load_policy
 
 STUCK_STEPS, STUCK_RANGE, NEAR_BALL, DRIBBLE_RANGE, REACHED = 150, 2.0, 2.0, 10.0, 0.5
 
@@ -104,13 +104,7 @@ class SoccerGenerator:
         task = dict(agent_init_ij=agent_ij, ball_init_ij=agent_ij if dribbling else ball_ij, goal_ij=goal_ij)
         ob, _ = self.env.reset(seed=int(rng.randint(2**31)), options=dict(task_info=task))
         steps, action_dim = self.recipe.episode_steps, self.env.action_space.shape[0]
-        out = {
-            "observations": np.empty((steps, ob.shape[0]), np.float32),
-            "actions": np.empty((steps, action_dim), np.float32),
-            "terminals": np.zeros(steps, bool),
-            "qpos": np.empty((steps, self.maze.model.nq), np.float32),
-            "qvel": np.empty((steps, self.maze.model.nv), np.float32),
-        }
+        out = empty_episode(steps, ob.shape[0], action_dim, self.maze.model)
         reached, detour = 0, None  # detour: where a stuck ant walks first
         for t in range(steps):
             agent, ball = (np.asarray(xy) for xy in self.maze.get_agent_ball_xy())

@@ -79,6 +79,17 @@ def _recipes() -> dict[str, MazeRecipe]:
 RECIPES: dict[str, MazeRecipe] = _recipes()
 
 
+def empty_episode(steps: int, ob_dim: int, action_dim: int, model) -> dict[str, np.ndarray]:
+    """An episode's arrays in OGBench's file layout, to fill step by step."""
+    return {
+        "observations": np.empty((steps, ob_dim), np.float32),
+        "actions": np.empty((steps, action_dim), np.float32),
+        "terminals": np.zeros(steps, bool),
+        "qpos": np.empty((steps, model.nq), np.float32),
+        "qvel": np.empty((steps, model.nv), np.float32),
+    }
+
+
 def free_cells(maze_map: np.ndarray) -> list[tuple[int, int]]:
     return [(int(i), int(j)) for i, j in zip(*np.nonzero(maze_map == 0), strict=True)]
 
@@ -191,13 +202,7 @@ class MazeGenerator:
             seed=int(rng.randint(2**31)), options=dict(task_info=dict(init_ij=init_ij, goal_ij=goal_ij))
         )
         steps, action_dim = self.recipe.episode_steps, self.env.action_space.shape[0]
-        out = {
-            "observations": np.empty((steps, ob.shape[0]), np.float32),
-            "actions": np.empty((steps, action_dim), np.float32),
-            "terminals": np.zeros(steps, bool),
-            "qpos": np.empty((steps, self.maze.model.nq), np.float32),
-            "qvel": np.empty((steps, self.maze.model.nv), np.float32),
-        }
+        out = empty_episode(steps, ob.shape[0], action_dim, self.maze.model)
         reached, direction = 0, None
         for t in range(steps):
             direction = self.direction(t, direction)
