@@ -36,7 +36,7 @@ def test_unknown_preset(capsys):
 
 
 def test_missing_dataset_that_cannot_be_generated(capsys, tmp_path):
-    name = "visual-antmaze-large-navigate-v0"
+    name = "powderworld-easy-play-v0"
     args = ["train", "--dataset", name, "--data-dir", str(tmp_path), "--run-dir", str(tmp_path / "r")]
     code, _, err = _run(args, capsys)
     assert code == 2
@@ -120,7 +120,9 @@ def test_data_list_shows_generability(args, tmp_path, capsys):
     line = next(line for line in out.splitlines() if line.startswith("antmaze-large-navigate-v0"))
     assert "generate with an expert (`crl expert train ant`)" in line
     line = next(line for line in out.splitlines() if line.startswith("visual-antmaze-large-navigate-v0"))
-    assert "no: crl has no generator for it" in line and "crl data download visual-antmaze-large" in line
+    assert "generate with an expert (`crl expert train ant`)" in line  # it renders antmaze-large-navigate
+    line = next(line for line in out.splitlines() if line.startswith("powderworld-hard-play-v0"))
+    assert "no: crl has no generator for it" in line and "crl data download powderworld-hard" in line
     line = next(line for line in out.splitlines() if line.startswith("cube-triple-noisy-v0"))
     assert line.split()[1:3] == ["no", "yes"]
 

@@ -137,6 +137,8 @@ def test_locomotion_datasets_are_not_generated_without_experts(tmp_path):
     for name in ("antmaze-medium-navigate-v0", "antsoccer-arena-navigate-v0"):
         with pytest.raises(CrlError, match="driven by the ant expert, which is not in .*expert train ant"):
             generate(name, tmp_path)
-    name = "visual-antmaze-medium-navigate-v0"
+    with pytest.raises(CrlError, match="driven by the ant expert"):  # its state dataset needs one
+        generate("visual-antmaze-medium-navigate-v0", tmp_path)
+    name = "powderworld-easy-play-v0"
     with pytest.raises(CrlError, match=f"crl cannot make {name} here.*crl data download {name}"):
         generate(name, tmp_path)

@@ -15,7 +15,7 @@ from crl.data import store
 from crl.data.generate import generate
 from crl.data.npz import write_npz_atomic
 from crl.data.verify import verify
-from crl.data.visual import STATE_KEYS, Renderer, frame_chunks
+from crl.data.visual import STATE_KEYS, frame_chunks, make_renderer
 from crl.errors import CrlError
 from crl.logs import read_jsonl
 
@@ -48,13 +48,44 @@ def test_frames_are_what_ogbench_visual_environment_shows_at_each_state(family):
         infos.append(info)
     states = {k: np.stack([i[k] for i in infos]) for k in STATE_KEYS if k in infos[0]}
     order = np.random.default_rng(1).permutation(len(frames))
-    renderer = Renderer(f"visual-{family}-play-v0")
+    renderer = make_renderer(f"visual-{family}-play-v0")
     rendered = renderer({k: v[order] for k, v in states.items()}, resets=order == 0)
     np.testing.assert_array_equal(rendered, np.stack(frames)[order])
     if "button_states" in states:
         first = {k: v[:1] for k, v in states.items()}
         pressed = first | {"button_states": 1 - first["button_states"]}
         assert not np.array_equal(renderer(pressed), renderer(first))
+
+
+@pytest.mark.parametrize("maze", ["antmaze-teleport", "humanoidmaze-medium"])
+def test_maze_frames_are_what_ogbench_visual_environment_shows_after_each_step(maze):
+    """The ant and humanoid draw each frame from the kinematics of a step's last sub-step, which the next
+    state alone cannot give (for the ant, rendering the stored state moves pixels by up to 168 levels): crl
+    replays each step from the row before. Stepped side by side with the state environment (same physics),
+    the rows of two episodes, as a dataset stores them, give back the visual environment's frames."""
+    state_env, pixel_env = (
+        gymnasium.make(f"{maze}-v0").unwrapped,
+        gymnasium.make(f"visual-{maze}-v0").unwrapped,
+    )
+    rows, frames, rng = {k: [] for k in ("qpos", "qvel", "actions")}, [], np.random.default_rng(0)
+    resets = []
+    for episode in range(2):
+        for env in (state_env, pixel_env):
+            np.random.seed(episode)  # OGBench draws the task and start noise from NumPy's global generator
+            frame, _ = env.reset(seed=episode)
+        for step in range(4):
+            action = rng.uniform(-1, 1, pixel_env.action_space.shape)
+            for key, value in zip(rows, (pixel_env.data.qpos, pixel_env.data.qvel, action), strict=True):
+                rows[key].append(value.copy())
+            frames.append(frame)
+            resets.append(step == 0)
+            state_env.step(action)
+            frame = pixel_env.step(action)[0]
+            np.testing.assert_array_equal(state_env.data.qpos, pixel_env.data.qpos)
+    states = {k: np.stack(v) for k, v in rows.items()}
+    rendered = make_renderer(f"visual-{maze}-navigate-v0")(states, np.array(resets))
+    np.testing.assert_array_equal(rendered, np.stack(frames))
+    assert not np.array_equal(rendered[0], rendered[1])  # the robot moved
 
 
 def test_chunks_are_runs_of_whole_episodes():
@@ -102,7 +133,9 @@ def test_a_pixel_dataset_renders_the_state_datasets_trajectories(pixel_dir):
     for key in ("actions", "terminals", "qpos", "qvel"):
         np.testing.assert_array_equal(pixels[key], states[key], err_msg=key)
     rows = [0, 12, 23]  # the first rows of episodes 1 and 2 (a reset's) and a stepped one
-    expected = Renderer(PIXELS)({k: states[k][rows] for k in ("qpos", "qvel")}, resets=np.array([1, 1, 0]))
+    expected = make_renderer(PIXELS)(
+        {k: states[k][rows] for k in ("qpos", "qvel")}, resets=np.array([1, 1, 0])
+    )
     np.testing.assert_array_equal(pixels["observations"][rows], expected)
     assert len(np.unique(pixels["observations"].reshape(24, -1), axis=0)) > 12  # the arm moves
     assert (_arrays(pixel_dir / f"{PIXELS}-val.npz")["observations"] == 7).all()  # the finished chunk kept
@@ -148,6 +181,35 @@ def test_an_agent_trains_offline_on_pixels_and_is_evaluated_on_goal_images(pixel
     assert [m["step"] for m in metrics] == [10, 20] and all(np.isfinite(m["actor/loss"]) for m in metrics)
     (result,) = read_jsonl(tmp_path / "eval.jsonl")
     assert result["step"] == 20 and len(result["tasks"]) == 5
+
+
+def test_a_visual_antmaze_dataset_renders_an_antmaze_dataset_placed_by_the_user(tmp_path):
+    """No expert is needed when the state dataset is there: its episodes are rendered as they are, and
+    the file loads through ogbench."""
+    env, rng = gymnasium.make("antmaze-medium-v0").unwrapped, np.random.default_rng(0)
+    for split, episodes in (("", 2), ("-val", 1)):
+        rows: dict[str, list] = {k: [] for k in ("observations", "actions", "qpos", "qvel", "terminals")}
+        for episode in range(episodes):
+            observation, _ = env.reset(seed=episode)
+            for step in range(5):
+                action = rng.uniform(-1, 1, 8)
+                row = (observation, action, env.data.qpos, env.data.qvel, step == 4)
+                for key, value in zip(rows, row, strict=True):
+                    rows[key].append(np.copy(value))
+                observation = env.step(action)[0]
+        arrays = {k: np.asarray(v, bool if k == "terminals" else np.float32) for k, v in rows.items()}
+        write_npz_atomic(tmp_path / f"antmaze-medium-navigate-v0{split}.npz", arrays)
+    generate("visual-antmaze-medium-navigate-v0", tmp_path, progress=False)
+    states = _arrays(tmp_path / "antmaze-medium-navigate-v0.npz")
+    pixels = _arrays(tmp_path / "visual-antmaze-medium-navigate-v0.npz")
+    assert pixels["observations"].shape == (10, 64, 64, 3) and sorted(pixels) == sorted(states)
+    resets = np.arange(10) % 5 == 0
+    expected = make_renderer("visual-antmaze-medium-navigate-v0")(states, resets)
+    np.testing.assert_array_equal(pixels["observations"], expected)
+    _, train, val = ogbench.make_env_and_datasets(
+        "visual-antmaze-medium-navigate-v0", dataset_dir=str(tmp_path)
+    )
+    assert train["observations"].shape == (8, 64, 64, 3) and val["observations"].dtype == np.uint8
 
 
 def test_presets_on_a_pixel_dataset_take_ogbenchs_visual_setting():

@@ -144,7 +144,7 @@ def generate(
                 f"out of {directory} to generate {dataset} there, or use another --data-dir"
             )
     if visual.can_render(dataset):
-        return _render_pixels(dataset, directory, episodes, seed, workers, progress)
+        return _render_pixels(dataset, directory, episodes, seed, workers, progress, experts)
     recipe = RECIPES[dataset]
     experts = expert_dirs(dataset, directory, experts)
     episodes = recipe.episodes if episodes is None else episodes
@@ -244,7 +244,7 @@ def _write_manifest(directory: Path, dataset: str, **fields) -> None:
 
 
 def _render_pixels(
-    dataset: str, directory: Path, episodes: int | None, seed: int, workers: int, progress: bool
+    dataset: str, directory: Path, episodes: int | None, seed: int, workers: int, progress: bool, experts
 ) -> tuple[Path, Path]:
     """The pixel dataset: the state dataset's trajectories (generated first if missing) rendered in chunks
     of whole episodes, in parallel and resumably, as OGBench's visual environment draws them."""
@@ -254,7 +254,7 @@ def _render_pixels(
         _check_source(source, directory, episodes, seed)
     else:
         print(f"{dataset} holds the trajectories of {source}: generating {source} first")
-        generate(source, directory, episodes, seed, workers, progress)
+        generate(source, directory, episodes, seed, workers, progress, experts=experts)
     checksums = {p.name: sha256(p) for p in source_paths}
     parts = directory / f".{dataset}.parts" / checksums[source_paths[0].name][:16]
     parts.mkdir(parents=True, exist_ok=True)

@@ -1,22 +1,27 @@
-"""OGBench's pixel datasets made from its state datasets: `visual-cube-*`, `visual-scene-*` and
-`visual-puzzle-*` hold the trajectories of the state dataset of the same name, observed as the 64x64
-frames of the visual environment's `front_pixels` camera.
+"""OGBench's pixel datasets made from its state datasets: `visual-cube-*`, `visual-scene-*`,
+`visual-puzzle-*`, `visual-antmaze-*` and `visual-humanoidmaze-*` hold the trajectories of the state
+dataset of the same name, observed as the 64x64 frames of the visual environment's camera.
 
-Each stored state (qpos, qvel, and for scene and puzzle the button states that colour the buttons) is
-set in OGBench's own visual environment and rendered as that environment draws its observation there
-(for cube, from the kinematics one physics step earlier: see `Renderer`), so a frame is what the
-environment shows at that state: exactly, for states stored in float64 (a test steps the state and
-visual environments side by side); OGBench stores float32 states, whose rounding moved 0.9% of pixels
-by at most 2 levels (of 255) over 15 cube frames (a throwaway measurement, not a benchmark script).
+Each frame is drawn as OGBench's own visual environment draws its observation at that row, so a frame is
+what the environment shows there: exactly, for states stored in float64 (tests step the state and visual
+environments side by side).
+- Manipulation: each stored state (qpos, qvel, and for scene and puzzle the button states that colour the
+  buttons) is set and rendered (for cube, from the kinematics one physics step earlier: `ManipRenderer`).
+  OGBench stores float32 states, whose rounding moved 0.9% of pixels by at most 2 levels (of 255) over 15
+  cube frames (a throwaway measurement, not a benchmark script).
+- Mazes: the ant and humanoid integrate with several sub-steps (RK4 for the ant), and the frame after a
+  step shows the kinematics of its last sub-step, which the stored next state cannot give back; so each
+  step is replayed from the stored previous state and action (`MazeRenderer`). float32 rounding moved at
+  most 0.01% of pixels (ant: by 1 level; humanoid: up to 43) over 60 steps (a throwaway measurement).
 Physics never reads colours, so the state and visual environments move identically: the trajectories
-need no re-simulation.
+need no re-simulation beyond that one step.
 
 Rendering is headless: MuJoCo's EGL backend (Mesa's llvmpipe on a CPU; `crl/__init__.py` chooses EGL
-where there is no display). llvmpipe starts a thread per core for every renderer; parallel workers each
-keep one (`LP_NUM_THREADS=1`: 1.1-1.2x the frames/s of two default workers on 2 cores), and a lone
-renderer keeps llvmpipe's default (1.2-1.3x one thread). Shadows, reflections, the skybox and the
-shadow map stay as OGBench draws them: every setting that renders faster also changes frames
-(BENCHMARKS.md, "Rendering pixel datasets").
+where there is no display). llvmpipe starts a thread per core for every renderer. Parallel workers on the
+manipulation scenes each keep one (`LP_NUM_THREADS=1`: 1.1-1.2x the frames/s of two default workers on 2
+cores); the maze scenes render faster with llvmpipe's default threads (1.1-1.6x), as does a lone
+renderer. Shadows, reflections, the skybox and the shadow map stay as OGBench draws them: every setting
+that renders faster also changes frames (BENCHMARKS.md, "Rendering pixel datasets").
 """
 
 from __future__ import annotations
@@ -28,12 +33,12 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from crl.data import manipspace
+from crl.data import locomaze, manipspace
 from crl.data.names import env_name
 from crl.errors import cannot_render
 
 VISUAL = "visual-"
-STATE_KEYS = ("qpos", "qvel", "button_states")
+STATE_KEYS = ("qpos", "qvel", "button_states", "actions")  # what the renderers read of a row
 FRAME_SHAPE = (64, 64, 3)
 
 
@@ -43,21 +48,62 @@ def state_dataset(dataset: str) -> str:
 
 
 def can_render(dataset: str) -> bool:
-    return dataset.startswith(VISUAL) and state_dataset(dataset) in manipspace.RECIPES
+    if not dataset.startswith(VISUAL):
+        return False
+    source = state_dataset(dataset)
+    maze = locomaze.RECIPES.get(source)
+    return source in manipspace.RECIPES or (
+        maze is not None and maze.robot != "point"
+    )  # OGBench's visual set
 
 
-class Renderer:
+def make_renderer(dataset: str) -> ManipRenderer | MazeRenderer:
+    """The camera on stored states for `dataset`'s visual environment."""
+    return (MazeRenderer if state_dataset(dataset) in locomaze.RECIPES else ManipRenderer)(dataset)
+
+
+def _visual_env(dataset: str, module: str):
+    import importlib
+
+    import gymnasium
+
+    importlib.import_module(module)  # registers the environments
+    env = gymnasium.make(env_name(dataset)).unwrapped
+    try:
+        env.reset(seed=0)  # renders the first observation
+    except Exception as exc:  # noqa: BLE001 -- MuJoCo raises several types when OpenGL is missing
+        raise cannot_render(exc) from None
+    return env
+
+
+class MazeRenderer:
+    """OGBench's visual antmaze or humanoidmaze environment, replaying each step of stored episodes."""
+
+    def __init__(self, dataset: str):
+        self.env = _visual_env(dataset, "ogbench.locomaze")
+
+    def __call__(self, states: dict[str, np.ndarray], resets: np.ndarray) -> np.ndarray:
+        """(N, 64, 64, 3) uint8 frames of N consecutive rows of whole episodes (qpos, qvel, actions);
+        `resets` marks each episode's first row, which a reset returned (drawn from its own state: the
+        reset's final `set_xy` recomputes the kinematics). Any other row's frame is the observation of the
+        step from the row before it. A teleport happens after the step has drawn its frame, so its random
+        destination never shows."""
+        frames = []
+        for i in range(len(states["qpos"])):
+            if resets[i]:
+                self.env.set_state(*(states[k][i].astype(np.float64) for k in ("qpos", "qvel")))
+                frames.append(self.env.render())
+            else:
+                self.env.set_state(*(states[k][i - 1].astype(np.float64) for k in ("qpos", "qvel")))
+                frames.append(self.env.step(states["actions"][i - 1].astype(np.float64))[0])
+        return np.stack(frames)
+
+
+class ManipRenderer:
     """OGBench's visual environment of `dataset`, used as a camera on stored states."""
 
     def __init__(self, dataset: str):
-        import gymnasium
-        import ogbench.manipspace  # noqa: F401  (registers the environments)
-
-        self.env = gymnasium.make(env_name(dataset)).unwrapped
-        try:
-            self.env.reset(seed=0)  # renders the first observation
-        except Exception as exc:  # noqa: BLE001 -- MuJoCo raises several types when OpenGL is missing
-            raise cannot_render(exc) from None
+        self.env = _visual_env(dataset, "ogbench.manipspace")
         self.has_buttons = hasattr(self.env, "_cur_button_states")
         # OGBench's cube environment draws each observation after a step from the kinematics mj_step
         # leaves behind: the positions one physics step (2 ms) before the state it returns (after a reset,
@@ -101,16 +147,16 @@ def frame_chunks(terminals: np.ndarray, rows: int) -> list[tuple[int, int]]:
     return chunks
 
 
-_RENDERERS: dict[str, Renderer] = {}  # one per dataset, per process
+_RENDERERS: dict[str, ManipRenderer | MazeRenderer] = {}  # one per dataset, per process
 
 
-def render_chunk(dataset: str, states: dict[str, np.ndarray], path: Path, one_thread: bool = False) -> int:
-    """Render `states` into `path` (.npy, written atomically); returns the number of frames. `one_thread`:
-    the process's renderer keeps one llvmpipe thread (faster when a worker shares the cores)."""
+def render_chunk(dataset: str, states: dict[str, np.ndarray], path: Path, shared: bool = False) -> int:
+    """Render `states` into `path` (.npy, written atomically); returns the number of frames. `shared`: other
+    workers share the cores (a manipulation scene's renderer then keeps one llvmpipe thread)."""
     if dataset not in _RENDERERS:
-        if one_thread:
+        if shared and state_dataset(dataset) in manipspace.RECIPES:
             os.environ["LP_NUM_THREADS"] = "1"  # read when the renderer's EGL context starts
-        _RENDERERS[dataset] = Renderer(dataset)
+        _RENDERERS[dataset] = make_renderer(dataset)
     resets = np.concatenate([[True], states["terminals"][:-1] > 0])  # a chunk is whole episodes
     frames = _RENDERERS[dataset](states, resets)
     tmp = path.with_name(f".{path.name}.tmp")
