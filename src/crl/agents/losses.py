@@ -84,10 +84,14 @@ def contrastive_metrics(logits: jax.Array) -> dict[str, jax.Array]:
     (as OGBench logs them)."""
     b = logits.shape[-1]
     eye = jnp.eye(b, dtype=bool)
-    mean_logits = logits.reshape(-1, b, b).mean(0)
+    # Members summed elementwise, and a row counted right when its positive is the row's maximum: XLA's CPU
+    # backend ran the equivalent mean over an axis and argmax at ~1.3 ms an update, 12% of a `quick` update.
+    members = logits.reshape(-1, b, b)
+    mean_logits = sum(members[i] for i in range(len(members))) / len(members)
+    diag = jnp.diagonal(mean_logits)
     return {
         "binary_accuracy": jnp.mean((mean_logits > 0) == eye),
-        "categorical_accuracy": jnp.mean(jnp.argmax(mean_logits, axis=1) == jnp.arange(b)),
+        "categorical_accuracy": jnp.mean(diag >= jnp.max(mean_logits, axis=1)),
         "logits_pos": jnp.sum(jnp.where(eye, mean_logits, 0.0)) / b,
         "logits_neg": jnp.sum(jnp.where(eye, 0.0, mean_logits)) / (b * (b - 1)),
     }

@@ -105,6 +105,8 @@ def mixed_goals(
 ) -> jax.Array:
     """OGBench's actor goals: the rows of the current state, a uniform future state or a random filled row."""
     k_choice, k_traj, k_rand = jax.random.split(key, 3)
+    if p_traj == 1.0:  # OGBench's CRL setting: no draws for a choice that is already made
+        return uniform_future(k_traj, idx, data.traj_end)
     kind = jax.random.choice(k_choice, 3, shape=idx.shape, p=jnp.array([p_cur, p_traj, p_random]))
     random_idx = data.random_rows(k_rand, idx.shape)
     return jnp.select([kind == 0, kind == 1], [idx, uniform_future(k_traj, idx, data.traj_end)], random_idx)
