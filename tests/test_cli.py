@@ -94,6 +94,9 @@ def test_data_verify_accepts_generated_and_rejects_modified(tiny_data_dir, tmp_p
     (copy_dir / path.name).write_bytes(bytes(data))
     code, _, err = _run(["data", "verify", str(copy_dir / path.name)], capsys)
     assert code == 2 and err.startswith("crl: error:")
+    code, _, err = _run(["data", "verify", DATASET], capsys)  # a name, not a file
+    assert code == 2 and err.strip().count("\n") == 0 and "give the file's path, e.g. " in err
+    assert err.strip().endswith(f"{DATASET}.npz")
 
 
 def test_help_lists_exactly_the_commands_crl_runs(capsys):

@@ -11,7 +11,7 @@ import numpy as np
 from crl.checksums import sha256
 from crl.data.dataset import check_spaces, read_npz
 from crl.data.generate import RECIPES, manifest_path
-from crl.data.names import OFFICIAL_DATASETS, env_name
+from crl.data.names import OFFICIAL_DATASETS, data_dir, env_name
 from crl.errors import CrlError
 
 MIN_ORACLE_SUCCESS = 0.5  # every recipe's oracle completes a task in most episodes (measured: 0.8 to 1.0)
@@ -33,7 +33,10 @@ def _manifest(path: Path, name: str | None) -> dict | None:
 
 def verify(path: Path) -> dict:
     """Check `path`; raise CrlError naming the first problem; return a summary of what was checked."""
-    arrays = read_npz(path)
+    hint = ""
+    if Path(path).suffix != ".npz":  # a dataset's name given for its file
+        hint = f"give the file's path, e.g. {data_dir() / f'{Path(path).name}.npz'}"
+    arrays = read_npz(path, hint)
     name, is_val = dataset_of(path)
     manifest = _manifest(path, name)
     summary: dict = {"dataset": name, "file": str(path)}
