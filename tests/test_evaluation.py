@@ -1,6 +1,11 @@
+import os
+
 import gymnasium
 import numpy as np
+import pytest
 
+from crl import evaluation
+from crl.errors import CrlError
 from crl.evaluation import evaluate, evaluate_seeds, reset_episode
 
 ENV = "pointmaze-medium-v0"
@@ -76,8 +81,10 @@ class GlobalDrawProbe(gymnasium.Env):
         return np.zeros(2, np.float32), 0.0, False, self.t >= 5, {"success": float(self.total > 2.5)}
 
 
+gymnasium.register("CrlGlobalDrawProbe-v0", entry_point=GlobalDrawProbe)
+
+
 def test_draws_while_stepping_depend_on_the_episode_not_on_its_wave():
-    gymnasium.register("CrlGlobalDrawProbe-v0", entry_point=GlobalDrawProbe)
 
     def still(obs, goals):
         return np.zeros_like(obs)
@@ -95,3 +102,76 @@ def test_draws_while_stepping_depend_on_the_episode_not_on_its_wave():
     assert run(2) == together and run(5) == together  # one episode per seed per wave, and uneven waves
     rates = [rate for seed in together for rate in seed.values()]
     assert 0.0 < np.mean(rates) < 1.0 and len(set(rates)) > 1
+
+
+def test_episodes_stepped_in_worker_processes_end_as_in_this_process():
+    """Blocks of a wave stepped in 2 or 3 worker processes: the same per-episode draws (the probe) and the
+    same pointmaze episodes as one process, and still one policy call per step for all of them."""
+
+    def still(obs, goals):
+        return np.zeros_like(obs)
+
+    def probe(processes):
+        results = evaluate_seeds(
+            "CrlGlobalDrawProbe-v0", still, 16, [3, 4], progress=False, processes=processes
+        )
+        return [r.task_success for r in results]
+
+    alone = probe(1)
+    assert probe(2) == alone and probe(3) == alone
+    assert len({rate for seed in alone for rate in seed.values()}) > 1
+
+    oracle = _oracle_policy()
+
+    def observed(processes):
+        seen = []
+
+        def policy(obs, goals):
+            seen.append(obs.copy())
+            return oracle(obs, goals)
+
+        return evaluate_seeds(ENV, policy, 3, [0], progress=False, processes=processes)[0], seen
+
+    in_workers, seen = observed(2)
+    alone, seen_alone = observed(1)
+    assert {len(obs) for obs in seen} == {15} and len(seen) == len(seen_alone)  # one call per step
+    assert all(np.array_equal(a, b) for a, b in zip(seen, seen_alone, strict=True))
+    assert in_workers.task_success == alone.task_success
+    assert in_workers.overall >= 0.9
+
+
+class FailingProbe(GlobalDrawProbe):
+    """Fails at its third step: in a worker process, as an environment that raises would."""
+
+    def step(self, action):
+        if self.t == 2:
+            raise ValueError("probe failed at step 3")
+        return super().step(action)
+
+
+class DyingProbe(GlobalDrawProbe):
+    """Ends its worker process at its third step, as a crash in the simulator would."""
+
+    def step(self, action):
+        if self.t == 2:
+            os._exit(3)
+        return super().step(action)
+
+
+gymnasium.register("CrlFailingProbe-v0", entry_point=FailingProbe)
+gymnasium.register("CrlDyingProbe-v0", entry_point=DyingProbe)
+
+
+def test_a_failure_in_a_worker_process_reaches_the_caller_and_the_next_evaluation_starts_clean():
+
+    def still(obs, goals):
+        return np.zeros_like(obs)
+
+    with pytest.raises(ValueError, match="probe failed at step 3"):
+        evaluate_seeds("CrlFailingProbe-v0", still, 4, [0], progress=False, processes=2)
+    assert "CrlFailingProbe-v0" not in evaluation._WORKERS  # closed: they may hold a half-run wave
+    with pytest.raises(CrlError, match=r"worker process CrlDyingProbe-v0-\d died \(exit code 3\)"):
+        evaluate_seeds("CrlDyingProbe-v0", still, 4, [0], progress=False, processes=2)
+    # Fresh workers for the next evaluation of the same environment.
+    first = evaluate_seeds("CrlGlobalDrawProbe-v0", still, 4, [1], progress=False, processes=2)
+    assert evaluate_seeds("CrlGlobalDrawProbe-v0", still, 4, [1], progress=False, processes=1) == first

@@ -4,18 +4,23 @@ For each of the environment's evaluation tasks, N episodes start from the task's
 state and goal; the policy acts deterministically until the episode ends (goal reached or time
 limit), and success is the environment's success flag at the last step. Every episode gets its
 own environment copy, and one batched policy call per step serves them all (in waves where the
-copies are too large to hold all at once: see `wave_size`).
+copies are too large to hold all at once: see `wave_size`). A wave's copies are stepped in blocks,
+side by side in worker processes (one per core, `block_workers`); the results do not depend on how
+the episodes are split.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import gymnasium
 import numpy as np
 import ogbench  # noqa: F401  (registers the environments)
 from tqdm import tqdm
+
+from crl.workers import Inline, Worker, gather, usable_cores
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -92,7 +97,7 @@ def evaluate(env_id: str, policy: Policy, episodes: int, seed: int = 0, progress
 
 def evaluate_seeds(
     env_id: str, policy: Policy, episodes: int, seeds: list[int], progress: bool = True,
-    max_envs: int | None = None,
+    max_envs: int | None = None, processes: int | None = None,
 ) -> list[EvalResult]:  # fmt: skip
     """Evaluate several seeds' policies in the same environment steps; one result per seed.
 
@@ -100,6 +105,7 @@ def evaluate_seeds(
     seed, so a policy made of stacked per-seed networks can reshape them to (seeds, rows per seed,
     ...). Episodes run in waves of at most `max_envs` copies (default: `wave_size`); each seed's
     episodes start exactly as in a one-seed, one-wave evaluation, so waves do not change results.
+    `processes`: worker processes that step a wave's copies (default: see `block_workers`; 1: none).
     """
     probe = environments(env_id, 1)[0]
     task_infos = probe.unwrapped.task_infos
@@ -112,7 +118,7 @@ def evaluate_seeds(
                   disable=not progress, leave=False) as bar:  # fmt: skip
             for first in range(0, len(per_seed), width):
                 wave = [(s, t, e) for s in seeds for t, e in per_seed[first : first + width]]
-                success.update(zip(wave, _run_wave(env_id, policy, wave, bar), strict=True))
+                success.update(zip(wave, _run_wave(env_id, policy, wave, bar, processes), strict=True))
     finally:
         np.random.set_state(caller_rng)
     return [
@@ -127,26 +133,87 @@ def evaluate_seeds(
     ]
 
 
-def _run_wave(env_id: str, policy: Policy, jobs: list, bar: tqdm) -> np.ndarray:
-    """Step one environment copy per (seed, task, episode) job until every episode has ended."""
-    envs = environments(env_id, len(jobs))
-    starts, step_seeds = [], []
-    for env, job in zip(envs, jobs, strict=True):
-        starts.append(reset_episode(env, *job))
-        step_seeds.append(np.random.randint(2**31))  # still the episode's own stream
-    obs = np.stack([s[0] for s in starts])
-    goals = np.stack([s[1] for s in starts])
-    running = np.ones(len(jobs), bool)
-    success = np.zeros(len(jobs))
-    t = 0
-    while running.any():  # every episode ends: the environments carry OGBench's time limits
-        actions = np.asarray(policy(obs, goals))
-        for i in np.flatnonzero(running):
-            step_seed(step_seeds[i], t)
-            obs[i], _, terminated, truncated, info = envs[i].step(actions[i])
+class EpisodeBlock:
+    """Environment copies that run a contiguous block of one wave's episodes, in this process or in a
+    worker. Given an `EnvSpec`, it registers it first (an environment registered by the caller, as tests
+    do, is unknown in a fresh worker)."""
+
+    def __init__(self, env: str | gymnasium.envs.registration.EnvSpec):
+        if not isinstance(env, str):
+            gymnasium.registry.setdefault(env.id, env)
+            env = env.id
+        self.env_id = env
+
+    def reset(self, jobs: list) -> tuple[np.ndarray, np.ndarray]:
+        """Start one episode per (seed, task, episode) job: (observations, goals)."""
+        self.envs = environments(self.env_id, len(jobs))
+        starts, self.step_seeds = [], []
+        for env, job in zip(self.envs, jobs, strict=True):
+            starts.append(reset_episode(env, *job))
+            self.step_seeds.append(np.random.randint(2**31))  # still the episode's own stream
+        self.obs = np.stack([s[0] for s in starts])
+        self.running, self.success, self.t = np.ones(len(jobs), bool), np.zeros(len(jobs)), 0
+        return self.obs.copy(), np.stack([s[1] for s in starts])
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One step of every running episode: (observations, still running, success)."""
+        for i in np.flatnonzero(self.running):
+            step_seed(self.step_seeds[i], self.t)
+            self.obs[i], _, terminated, truncated, info = self.envs[i].step(actions[i])
             if terminated or truncated:
-                running[i] = False
-                success[i] = info["success"]
-                bar.update(1)
-        t += 1
-    return success
+                self.running[i] = False
+                self.success[i] = info["success"]
+        self.t += 1
+        return self.obs.copy(), self.running.copy(), self.success.copy()
+
+
+MAX_WORKERS = 8
+EPISODES_PER_WORKER = 12  # at least: fewer are stepped faster than one worker round trip per step pays for
+_WORKERS: dict[str, list[Worker]] = {}
+
+
+def block_workers(env_id: str, episodes: int, processes: int | None) -> list[Inline | Worker]:
+    """Where a wave's blocks run: worker processes, one per usable core (at most MAX_WORKERS, and each with
+    EPISODES_PER_WORKER or more), kept for the next wave and evaluation; or this process alone."""
+    if processes is None:
+        processes = min(usable_cores(), MAX_WORKERS, episodes // EPISODES_PER_WORKER)
+    if processes <= 1:
+        return [Inline(EpisodeBlock(env_id))]
+    pool = _WORKERS.setdefault(env_id, [])
+    build = partial(EpisodeBlock, gymnasium.spec(env_id))
+    pool.extend(Worker(build, f"{env_id}-{i}") for i in range(len(pool), processes))
+    return pool[:processes]
+
+
+def _close_workers(env_id: str) -> None:
+    for worker in _WORKERS.pop(env_id, []):
+        worker.close()
+
+
+def _run_wave(env_id: str, policy: Policy, jobs: list, bar: tqdm, processes: int | None) -> np.ndarray:
+    """Step one environment copy per (seed, task, episode) job until every episode has ended; the
+    policy acts on all of them at once, the copies step in blocks side by side."""
+    blocks = block_workers(env_id, len(jobs), processes)
+    parts = np.array_split(np.arange(len(jobs)), len(blocks))
+    try:
+        for block, part in zip(blocks, parts, strict=True):
+            block.send("reset", [jobs[i] for i in part])
+        starts = gather(blocks)
+        obs, goals = np.concatenate([o for o, _ in starts]), np.concatenate([g for _, g in starts])
+        running, success = np.ones(len(jobs), bool), np.zeros(len(jobs))
+        while running.any():  # every episode ends: the environments carry OGBench's time limits
+            actions = np.asarray(policy(obs, goals))
+            stepping = [k for k, part in enumerate(parts) if running[part].any()]
+            for k in stepping:
+                blocks[k].send("step", actions[parts[k]])
+            for k, (block_obs, block_running, block_success) in zip(
+                stepping, gather([blocks[k] for k in stepping]), strict=True
+            ):
+                part = parts[k]
+                obs[part], success[part] = block_obs, block_success
+                bar.update(int(np.sum(running[part] & ~block_running)))
+                running[part] = block_running
+        return success
+    except BaseException:  # a failed or interrupted wave: its workers may hold stale state
+        _close_workers(env_id)
+        raise
