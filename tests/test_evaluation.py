@@ -163,7 +163,6 @@ gymnasium.register("CrlDyingProbe-v0", entry_point=DyingProbe)
 
 
 def test_a_failure_in_a_worker_process_reaches_the_caller_and_the_next_evaluation_starts_clean():
-
     def still(obs, goals):
         return np.zeros_like(obs)
 
@@ -174,4 +173,6 @@ def test_a_failure_in_a_worker_process_reaches_the_caller_and_the_next_evaluatio
         evaluate_seeds("CrlDyingProbe-v0", still, 4, [0], progress=False, processes=2)
     # Fresh workers for the next evaluation of the same environment.
     first = evaluate_seeds("CrlGlobalDrawProbe-v0", still, 4, [1], progress=False, processes=2)
+    evaluate_seeds(ENV, still, 3, [0], progress=False, processes=2)  # another environment's workers
     assert evaluate_seeds("CrlGlobalDrawProbe-v0", still, 4, [1], progress=False, processes=1) == first
+    assert list(evaluation._WORKERS) == [ENV]  # one environment's workers at a time

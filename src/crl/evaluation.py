@@ -174,11 +174,14 @@ _WORKERS: dict[str, list[Worker]] = {}
 
 def block_workers(env_id: str, episodes: int, processes: int | None) -> list[Inline | Worker]:
     """Where a wave's blocks run: worker processes, one per usable core (at most MAX_WORKERS, and each with
-    EPISODES_PER_WORKER or more), kept for the next wave and evaluation; or this process alone."""
+    EPISODES_PER_WORKER or more), kept for the next wave and evaluation of the same environment (those of
+    another are closed: a worker holds its copies, up to GBs of them); or this process alone."""
     if processes is None:
         processes = min(usable_cores(), MAX_WORKERS, episodes // EPISODES_PER_WORKER)
     if processes <= 1:
         return [Inline(EpisodeBlock(env_id))]
+    for other in [other for other in _WORKERS if other != env_id]:
+        _close_workers(other)
     pool = _WORKERS.setdefault(env_id, [])
     build = partial(EpisodeBlock, gymnasium.spec(env_id))
     pool.extend(Worker(build, f"{env_id}-{i}") for i in range(len(pool), processes))
