@@ -84,22 +84,23 @@ class GlobalDrawProbe(gymnasium.Env):
 gymnasium.register("CrlGlobalDrawProbe-v0", entry_point=GlobalDrawProbe)
 
 
+def _still(obs, goals):
+    return np.zeros_like(obs)
+
+
+def _probe_rates(**how) -> list[dict[str, float]]:
+    """The probe's per-task success for seeds 3 and 4, 16 episodes a task, evaluated `how`."""
+    results = evaluate_seeds("CrlGlobalDrawProbe-v0", _still, 16, [3, 4], progress=False, **how)
+    return [r.task_success for r in results]
+
+
 def test_draws_while_stepping_depend_on_the_episode_not_on_its_wave():
-
-    def still(obs, goals):
-        return np.zeros_like(obs)
-
-    def run(max_envs):
-        results = evaluate_seeds(
-            "CrlGlobalDrawProbe-v0", still, 16, [3, 4], progress=False, max_envs=max_envs
-        )
-        return [r.task_success for r in results]
-
     np.random.seed(123)
     caller = np.random.get_state()
-    together = run(None)
+    together = _probe_rates()
     assert np.random.get_state()[1].tolist() == caller[1].tolist()  # the caller's generator is given back
-    assert run(2) == together and run(5) == together  # one episode per seed per wave, and uneven waves
+    # One episode per seed per wave, and uneven waves.
+    assert _probe_rates(max_envs=2) == together and _probe_rates(max_envs=5) == together
     rates = [rate for seed in together for rate in seed.values()]
     assert 0.0 < np.mean(rates) < 1.0 and len(set(rates)) > 1
 
@@ -107,18 +108,8 @@ def test_draws_while_stepping_depend_on_the_episode_not_on_its_wave():
 def test_episodes_stepped_in_worker_processes_end_as_in_this_process():
     """Blocks of a wave stepped in 2 or 3 worker processes: the same per-episode draws (the probe) and the
     same pointmaze episodes as one process, and still one policy call per step for all of them."""
-
-    def still(obs, goals):
-        return np.zeros_like(obs)
-
-    def probe(processes):
-        results = evaluate_seeds(
-            "CrlGlobalDrawProbe-v0", still, 16, [3, 4], progress=False, processes=processes
-        )
-        return [r.task_success for r in results]
-
-    alone = probe(1)
-    assert probe(2) == alone and probe(3) == alone
+    alone = _probe_rates(processes=1)
+    assert _probe_rates(processes=2) == alone and _probe_rates(processes=3) == alone
     assert len({rate for seed in alone for rate in seed.values()}) > 1
 
     oracle = _oracle_policy()
@@ -163,16 +154,13 @@ gymnasium.register("CrlDyingProbe-v0", entry_point=DyingProbe)
 
 
 def test_a_failure_in_a_worker_process_reaches_the_caller_and_the_next_evaluation_starts_clean():
-    def still(obs, goals):
-        return np.zeros_like(obs)
-
     with pytest.raises(ValueError, match="probe failed at step 3"):
-        evaluate_seeds("CrlFailingProbe-v0", still, 4, [0], progress=False, processes=2)
+        evaluate_seeds("CrlFailingProbe-v0", _still, 4, [0], progress=False, processes=2)
     assert "CrlFailingProbe-v0" not in evaluation._WORKERS  # closed: they may hold a half-run wave
     with pytest.raises(CrlError, match=r"worker process CrlDyingProbe-v0-\d died \(exit code 3\)"):
-        evaluate_seeds("CrlDyingProbe-v0", still, 4, [0], progress=False, processes=2)
+        evaluate_seeds("CrlDyingProbe-v0", _still, 4, [0], progress=False, processes=2)
     # Fresh workers for the next evaluation of the same environment.
-    first = evaluate_seeds("CrlGlobalDrawProbe-v0", still, 4, [1], progress=False, processes=2)
-    evaluate_seeds(ENV, still, 3, [0], progress=False, processes=2)  # another environment's workers
-    assert evaluate_seeds("CrlGlobalDrawProbe-v0", still, 4, [1], progress=False, processes=1) == first
+    first = evaluate_seeds("CrlGlobalDrawProbe-v0", _still, 4, [1], progress=False, processes=2)
+    evaluate_seeds(ENV, _still, 3, [0], progress=False, processes=2)  # another environment's workers
+    assert evaluate_seeds("CrlGlobalDrawProbe-v0", _still, 4, [1], progress=False, processes=1) == first
     assert list(evaluation._WORKERS) == [ENV]  # one environment's workers at a time
