@@ -38,7 +38,8 @@ def main() -> None:
         "(kernels on a GPU) per update, and their summed time by what they compute and by pass "
         "(forward or backward of a differentiated loss; no-grad: sampling, target networks and other "
         "stop-gradient inputs, the optimizer). On a CPU ops run on several threads, so summed op time "
-        "can exceed wall time.",
+        "can exceed wall time. Cores busy (on a CPU): the process's CPU time over the timed chunks' wall "
+        "time; near the core count, the update is bound by the work it runs, not by idle cores.",
         "",
         table,
     ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
+import time
 
 import jax
 import jax.numpy as jnp
 import pytest
 
-from crl.bench import synthetic_dataset
+from crl.bench import process_cpu_s, synthetic_dataset
 from crl.config import CRLConfig
 from crl.data.sampling import to_device
 from crl.profiling import classify_hlo, profile_chunk, summarize, trace_events
@@ -161,3 +163,22 @@ def test_a_gpu_trace_counts_device_kernels_once_and_reports_what_it_cannot_attri
         "gather/scatter"
     ) == pytest.approx(0.25)
     assert profile.share(phase="forward") == pytest.approx(0.75)
+
+
+def test_process_cpu_time_counts_work_in_other_threads_and_not_sleep():
+    """`crl bench` reports cores busy as process CPU time over wall time: it must count the CPU time of
+    threads the process starts (XLA's pool), and a sleeping process must not look busy."""
+
+    def spin(seconds: float) -> None:
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    before = process_cpu_s()
+    worker = threading.Thread(target=spin, args=(0.3,))
+    worker.start()
+    worker.join()
+    assert process_cpu_s() - before >= 0.3
+    before = process_cpu_s()
+    time.sleep(0.3)
+    assert process_cpu_s() - before < 0.1

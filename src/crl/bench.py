@@ -26,6 +26,7 @@ from crl.data.store import env_spaces
 from crl.presets import preset_config
 from crl.profiling import format_profile, profile_chunk
 from crl.train import initial_states, policy_for, run_chunk, unstack
+from crl.workers import usable_cores
 
 
 def synthetic_dataset(n: int, obs_dim: int, action_dim: int, episode: int = 1001, seed: int = 0) -> dict:
@@ -60,6 +61,7 @@ class Throughput:
     seeds: int
     updates_per_s: float  # per seed
     flops_per_update: float  # per seed
+    cores_busy: float  # process CPU time / wall time while updating: on a CPU, how much of it was used
 
     @property
     def flops_per_s(self) -> float:
@@ -80,13 +82,19 @@ def update_throughput(
     flops = update_flops(config, unstack(states, 0), data)
     states, metrics = run_chunk(states, data, config, length)
     jax.block_until_ready(metrics)
-    times = []
+    times, cpu = [], process_cpu_s()
     for _ in range(repeats):
         tic = time.perf_counter()
         states, metrics = run_chunk(states, data, config, length)
         jax.block_until_ready(metrics)
         times.append(time.perf_counter() - tic)
-    return Throughput(seeds, length / statistics.median(times), flops)
+    return Throughput(seeds, length / statistics.median(times), flops, (process_cpu_s() - cpu) / sum(times))
+
+
+def process_cpu_s() -> float:
+    """CPU seconds used so far by every thread of this process."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def lowered_update(config: AgentConfig, state, data: DeviceData) -> jax.stages.Lowered:
@@ -161,6 +169,7 @@ def suite(paper: bool, seeds: int, length: int) -> str:
     transfer = transfer_time(regular)
     data = to_device(regular)
     peak_matmul = matmul_flops_per_s()
+    on_cpu = jax.devices()[0].platform == "cpu"  # on a GPU the process's CPU time is the host's, not the work
     rows = ["| measurement | value |", "| --- | --- |"]
     rows.append(f"| float32 matmul rate (2048^3) | {peak_matmul / 1e9:,.1f} GFLOP/s |")
     rows.append(f"| dataset load (1M-row .npz: read, validate, regular layout) | {load:.2f} s |")
@@ -171,10 +180,11 @@ def suite(paper: bool, seeds: int, length: int) -> str:
         for n in sorted({1, seeds}):
             t = update_throughput(config, data, n, 2, 2, length)
             share = t.flops_per_s / peak_matmul
+            busy = f"; {t.cores_busy:.2f} of {usable_cores()} cores busy" if on_cpu else ""
             rows.append(
                 f"| {agent} {preset}, {n} seed(s) | {t.updates_per_s:,.1f} updates/s per seed, "
                 f"{t.flops_per_update / 1e9:.2f} GFLOP/update, {t.flops_per_s / 1e9:,.1f} GFLOP/s "
-                f"({share:.0%} of the matmul rate) |"
+                f"({share:.0%} of the matmul rate{busy}) |"
             )
         rows += format_profile(
             f"where {agent} {preset}'s time goes", profile_chunk(config, data, 1, 2, 2, length)
