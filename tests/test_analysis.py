@@ -74,6 +74,27 @@ def test_td3_features_are_its_first_critics_last_hidden_layer():
                                rtol=1e-5, atol=1e-5)  # fmt: skip
 
 
+def test_td3_on_images_is_read_through_its_critics_cnn():
+    """Pair features still give the first critic's Q through its output layer; an observation alone is
+    what the first critic's CNN makes of it (Fig. 16e), one feature row per frame."""
+    config = TD3Config(hidden=(16, 16), encoder="nature")
+    state = jax.jit(td3.init, static_argnums=(1, 2, 3))(jax.random.PRNGKey(0), config, (64, 64, 3), 2)
+    env = make_env("point-fourrooms-image")
+    obs = features.observations(env, features.random_points(env, 6, 0))
+    goals = features.observations(env, features.random_points(env, 6, 1))
+    x = features.pair_features(config, state.params, obs, goals, 2)
+    out = state.params["critic"]["Dense_2"]
+    q = td3.q_values(config, state.params["critic"], obs, jnp.zeros((6, 2)), goals)[0]
+    np.testing.assert_allclose(x @ np.asarray(out["kernel"][0]) + np.asarray(out["bias"][0]), q[:, None],
+                               rtol=1e-4, atol=1e-5)  # fmt: skip
+    seen = features.state_action(config, state.params, obs, 2)
+    assert seen.shape == (6, 1024) and len({row.tobytes() for row in seen}) == 6
+    first_cnn = jax.tree.map(lambda p: p[0], state.params["critic"]["encoder"])
+    from crl.encoders import make_encoder
+
+    np.testing.assert_allclose(seen, make_encoder("nature").apply({"params": first_cnn}, obs), rtol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A short CRL run and a short TD3+HER run on point-fourrooms (208 random steps, then 208 updates)."""
@@ -131,7 +152,36 @@ def test_tsne_embeds_phi_at_every_grid_point_of_the_maze(runs, tmp_path):
 
 def test_analyses_refuse_what_they_cannot_read_in_one_line(runs, tmp_path, capsys):
     assert main(["analyze", "tsne", str(runs["td3her"]), "--out", str(tmp_path)]) == 2
-    assert "needs a crl run's representations" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert (
+        "needs a crl run's representations (or a td3her run's image encoder); this run trained td3her on "
+        "states" in err
+    )
+
+
+def test_a_td3_run_from_pixels_is_rewarded_and_analysed(tmp_path):
+    """`crl train --agent td3her` on point-fourrooms-image (128 updates, batch 8): rewards come from the
+    positions its frames show (some, not all, relabelled goals reached), and t-SNE embeds its CNN's view
+    of the maze beside the untrained agent's (Fig. 16c, e)."""
+    from crl.logs import read_jsonl
+
+    run = tmp_path / "run"
+    config = preset_config("quick", None, "td3her", env="point-fourrooms-image")
+    config = dataclasses.replace(
+        config, agent=dataclasses.replace(config.agent, batch_size=8, hidden=(16, 16)), steps=384,
+        random_steps=256, log_every=64, checkpoint_every=384, eval_every=0, eval_episodes=0, run_dir=run,
+        replay_size=20_000, progress=False,
+    )  # fmt: skip
+    train(config)
+    rewards = [m["critic/reward"] for m in read_jsonl(run / "metrics.jsonl") if "critic/reward" in m]
+    assert len(rewards) == 2 and 0 < np.mean(rewards) < 1
+    assert main(["analyze", "tsne", str(run), "--out", str(tmp_path / "tsne"), "--per-cell", "1"]) == 0
+    rows = _read(tmp_path / "tsne" / "tsne.csv")
+    assert {r["agent"] for r in rows} == {"untrained td3her", "td3her (run)"}
+    embedded = {a: np.array([[float(r["x"]), float(r["y"])] for r in rows if r["agent"] == a]) for a in
+                ("untrained td3her", "td3her (run)")}  # fmt: skip
+    assert all(len(xy) == len(make_env("point-fourrooms").free_cells) for xy in embedded.values())
+    assert not np.allclose(*embedded.values())  # the trained CNN is the run's own
 
 
 def test_cosine_similarity_of_orthogonal_gradients_is_zero_off_the_diagonal():

@@ -209,6 +209,27 @@ def test_online_run_logs_collection_and_fills_the_replay(straight):
     assert read_jsonl(config.run_dir / "eval.jsonl")[-1]["tasks"] == {"point-u": result.overall}
 
 
+def test_evaluation_and_analyses_read_an_online_runs_agent_and_not_its_replay(straight):
+    """`latest_agent` (analyses, transfer, experts) and `crl eval` restore the agent state alone, equal to
+    the checkpoint's: the collector is skipped, so a template whose replay does not fit the saved one
+    (or a 12 GB image replay) is never read."""
+    from crl.train import latest_agent
+
+    config, _ = straight
+    state, _ = _final(config.run_dir, config)
+    _, alone = latest_agent(config.run_dir)
+    _assert_same(state, alone)
+    assert [x.dtype for x in jax.tree.leaves(state)] == [x.dtype for x in jax.tree.leaves(alone)]
+    template = online_job(_online(config.run_dir, replay_size=50 * 50), [0], []).template()  # not as saved
+    with pytest.raises(CrlError, match="does not fit this config"):
+        Checkpoints(config.run_dir / "checkpoints").restore(template, config.steps)
+    agent, skipped = Checkpoints(config.run_dir / "checkpoints").restore(
+        template, config.steps, agent_only=True
+    )
+    assert skipped is None
+    _assert_same(state, agent)
+
+
 def test_online_resume_gives_the_same_parameters(straight, tmp_path):
     config, _ = straight
     first = _online(tmp_path / "split", steps=800)

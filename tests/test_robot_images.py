@@ -102,7 +102,7 @@ def push_run(tmp_path_factory):
 
 def test_an_image_task_trains_through_the_host_loop_and_stores_its_frames(push_run):
     """The replay holds the episodes as uint8 frames, each one the named episode replayed, with the goal
-    image it was commanded."""
+    image it was commanded and, beside each frame, the block's position it shows (TD3 + HER's reward)."""
     run = push_run
     config = read_config(run)
     assert config.agent.encoder == "nature"
@@ -117,6 +117,7 @@ def test_an_image_task_trains_through_the_host_loop_and_stores_its_frames(push_r
     observations, actions = np.asarray(replay.episode_observations[episode]), replay.episode_actions[episode]
     for t in (0, 1, 2):
         np.testing.assert_array_equal(frames[0], observations[t])
+        np.testing.assert_allclose(replay.episode_coords[episode, t], envs.positions(frames)[0], atol=1e-6)
         frames = envs.step(np.asarray(actions[t])[None])
     assert bool(replay.episode_acted[episode, 0])
 

@@ -137,3 +137,49 @@ def test_the_reward_reads_only_the_reward_dims_of_a_goal():
     np.testing.assert_array_equal(td3.reward(config, next_goals, goals), [1.0, 0.0, 1.0])
     assert preset_config("quick", None, "td3her", env="fetch-push").agent.reward_dims == (3, 4, 5)
     assert preset_config("quick", None, "td3her", env="ant-umaze").agent.reward_dims is None  # goals: XY
+
+
+def test_on_images_the_reward_compares_the_positions_the_frames_show():
+    """TD3 + HER on point-u-image: the replay keeps, beside each frame, the position it shows, and in a
+    sampled minibatch s' and every relabelled goal are frames of exactly the positions the reward
+    compares (frames themselves cannot be compared by distance)."""
+    from crl.envs import make_env
+    from crl.envs.point_images import render
+    from crl.online import Rounds, init_collector, run_online_chunk
+    from crl.train import initial_states, stack
+
+    config = preset_config("quick", None, "td3her", env="point-u-image")
+    assert (config.agent.encoder, config.agent.reward_dims, config.collect) == ("nature", None, 64)  # Table 2
+    config = dataclasses.replace(config, num_envs=2, collect=10, replay_size=200)
+    env = make_env("point-u-image")
+    states = initial_states(dataclasses.replace(config.agent, encoder="identity"), [0], 2, 2)  # not used
+    collectors = stack([init_collector(env, config, seed=0)])
+    _, collectors, _ = run_online_chunk(  # 15 rounds of 5 random steps per environment: 1.5 episodes each
+        states, collectors, env, Rounds.of(config), config.agent, 15, False, jnp.int32(0)
+    )
+    replay = jax.tree.map(lambda x: x[0], collectors.replay)
+    assert replay.episode_coords.shape == (4, 51, 2) and int(replay.inserted) == 2
+    batch = td3.draw(jax.random.PRNGKey(3), replay, dataclasses.replace(config.agent, batch_size=256))
+    draw = jax.vmap(lambda position: render(env, position))
+    np.testing.assert_array_equal(draw(batch.next_coords), batch.next_observations)
+    np.testing.assert_array_equal(draw(batch.actor_goal_coords), batch.actor_goals)
+    r = td3.reward(config.agent, *td3.reward_coordinates(batch))
+    gap = np.linalg.norm(np.asarray(batch.next_coords - batch.actor_goal_coords), axis=-1)
+    np.testing.assert_array_equal(r, gap < env.success_radius)
+    assert 0 < float(r.mean()) < 1
+
+
+def test_td3_critics_and_actor_read_images_through_their_own_encoders():
+    """On states the critic is exactly the MLP on [s, a, g] it always was (same parameters); on frames each
+    network has a CNN, and no CNN without frames."""
+    state = td3.init(jax.random.PRNGKey(0), CONFIG, 2, 2)
+    assert "encoder" not in state.params["critic"] and "Dense_2" in state.params["critic"]
+    with pytest.raises(CrlError, match="these observations are 64x64x3 images: add --agent.encoder nature"):
+        td3.init(jax.random.PRNGKey(0), CONFIG, (64, 64, 3), 2)
+    images = dataclasses.replace(CONFIG, encoder="nature")
+    state = jax.jit(td3.init, static_argnums=(1, 2, 3))(jax.random.PRNGKey(0), images, (64, 64, 3), 2)
+    assert "encoder" in state.params["critic"] and "encoder" in state.params["actor"]
+    assert all(x.shape[0] == 2 for x in jax.tree.leaves(state.params["critic"]["encoder"]))  # one per critic
+    frames = jax.random.randint(jax.random.PRNGKey(1), (3, 64, 64, 3), 0, 256).astype(jnp.uint8)
+    q = td3.q_values(images, state.params["critic"], frames, jnp.zeros((3, 2)), frames[::-1])
+    assert q.shape == (2, 3) and len(set(np.asarray(q[0]).round(6))) == 3  # each (frame, goal) its own Q

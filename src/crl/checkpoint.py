@@ -11,6 +11,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from crl.checksums import sha256
@@ -78,18 +80,35 @@ class Checkpoints:
         self.manager.reload()
         return dest
 
-    def restore(self, template: Any, step: int | None = None) -> Any:
-        """Restore into the structure (and dtypes) of `template`; the latest step by default."""
+    def restore(self, template: Any, step: int | None = None, agent_only: bool = False) -> Any:
+        """Restore into the structure (and dtypes) of `template`; the latest step by default. With
+        `agent_only`, `template` is an online run's (agent state, collector) and only the agent state is
+        read, returned as (state, None): evaluating or analysing a run never needs its replay, which can
+        be GBs (12 GB for 1M image frames)."""
         step = self.latest_step() if step is None else step
         if step is None:
             raise CrlError(f"no checkpoint in {self.manager.directory}; train first or check --run-dir")
         try:
+            if agent_only:
+                return self._read_agent(template[0], template[1], step), None
             return self.manager.restore(step, args=ocp.args.StandardRestore(template))
         except (ValueError, KeyError, TypeError) as exc:
             raise CrlError(
                 f"checkpoint {step} in {self.manager.directory} does not fit this config ({str(exc)[:120]}); "
                 "resume with the run's own config.json"
             ) from None
+
+    def _read_agent(self, agent: Any, collector: Any, step: int) -> Any:
+        """The agent part of a saved (agent, collector) pair, the collector's leaves skipped. A checkpointer
+        of its own reads it: the manager keeps to the argument types it saved with."""
+        skipped = (agent, jax.tree.map(lambda _: ocp.PLACEHOLDER, collector))
+        restore_args = ocp.checkpoint_utils.construct_restore_args(skipped)
+        with ocp.Checkpointer(ocp.PyTreeCheckpointHandler()) as reader:
+            read = reader.restore(
+                self.directory / str(step) / "default",
+                args=ocp.args.PyTreeRestore(item=skipped, restore_args=restore_args),
+            )
+        return jax.tree.map(jnp.asarray, read[0])
 
     def close(self) -> None:
         self.manager.close()

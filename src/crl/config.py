@@ -212,7 +212,7 @@ class MRCRLConfig(CRLConfig):
         if self.relabel_filter is not None:
             raise CrlError("mrcrl has no filtered relabelling: drop --agent.relabel-filter")
         if self.encoder != "identity":
-            raise CrlError("mrcrl encodes states only: drop --agent.encoder (images need crl or gcbc)")
+            raise CrlError("mrcrl encodes states only: drop --agent.encoder (images: crl, gcbc or td3her)")
         if self.variant not in MRCRL_VARIANTS:
             raise CrlError(
                 f"--agent.variant must be one of {', '.join(MRCRL_VARIANTS)}, got '{self.variant}'"
@@ -313,12 +313,18 @@ class TD3Config(_CRLViews):
     actor_p_randomgoal: float = 0.2
     """Probability that a goal is a random replay state (stands in for the commanded goal, which the
     replay does not keep; the point tasks command uniformly random free positions)."""
+    encoder: Encoder = "identity"
+    """What maps observations and goals to features before the critics and the actor (each network its
+    own): identity for states, or a CNN for 64x64 images (as for crl)."""
+    augment: float = 0.0
+    """Probability that a minibatch of images is randomly shifted (as for crl)."""
     precision: Precision = "default"
     """Matmul precision: default, float32 or bf16, as for crl (see `crl train --agent crl --help`)."""
     needs_next_observations = True
 
     def validate(self) -> None:
         _positive(self, "batch_size", "lr", "policy_delay", "goal_radius")
+        _check_augment(self)
         for name in ("policy_noise", "noise_clip", "explore_noise"):
             if (value := getattr(self, name)) < 0:
                 raise CrlError(f"--agent.{name.replace('_', '-')} must be non-negative, got {value}")

@@ -1,4 +1,5 @@
-"""Networks: MLPs, the contrastive critic's two encoders (as an ensemble), the goal-conditioned actor.
+"""Networks: MLPs, the contrastive critic's two encoders (as an ensemble), a goal-conditioned Q-function,
+the goal-conditioned actor.
 Observation encoders (identity, CNNs) come from crl.encoders, by name."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def states_only(agent: str, *shapes: int | tuple[int, ...] | None) -> None:
     """One line refusing image inputs to an agent whose networks have no image encoder."""
     if any(shape is not None and is_image(shape) for shape in shapes):
         raise CrlError(
-            f"--agent {agent} learns from states only; for image observations use --agent crl or gcbc"
+            f"--agent {agent} learns from states only; for image observations use --agent crl, gcbc or td3her"
         )
 
 
@@ -66,6 +67,25 @@ class MLP(nn.Module):
             if self.layer_norm:
                 x = nn.LayerNorm(dtype=self.dtype)(x)
         return nn.Dense(self.out, kernel_init=_init(self.out_scale), dtype=self.dtype)(x).astype(jnp.float32)
+
+
+class GoalQ(nn.Module):
+    """Q(s, a, g): an MLP (no layer norm) on [encoder(s), a, encoder(g)]. One `encoder` (crl.encoders)
+    maps both the observation and the goal, as in the actor; on states (identity) the layers are named as
+    an `MLP`'s, so a state critic is exactly `MLP` on [s, a, g]."""
+
+    hidden: Sequence[int]
+    activation: str = "relu"
+    dtype: jnp.dtype = jnp.float32
+    encoder: str = "identity"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, actions: jax.Array, goals: jax.Array) -> jax.Array:
+        encoder = make_encoder(self.encoder, name="encoder")
+        x = jnp.concatenate([encoder(obs), actions, encoder(goals)], -1)
+        for width in self.hidden:
+            x = ACTIVATIONS[self.activation](nn.Dense(width, kernel_init=_init(), dtype=self.dtype)(x))
+        return nn.Dense(1, kernel_init=_init(), dtype=self.dtype)(x).astype(jnp.float32)[..., 0]
 
 
 class ContrastiveEncoders(nn.Module):

@@ -23,7 +23,7 @@ import numpy as np
 
 from crl.agents import agent_module, sample_and_update
 from crl.config import AgentConfig, TrainConfig
-from crl.data.images import storage_dtype
+from crl.data.images import is_image, storage_dtype
 from crl.data.memory import check_fits, tree_nbytes
 from crl.data.replay import Replay, empty_replay, insert
 from crl.envs import make_env, on_host
@@ -45,22 +45,28 @@ class Collector(flax.struct.PyTreeNode):
     env_steps: jax.Array  # int32: transitions collected so far, over all environments
     episodes: jax.Array  # int32: episodes finished so far
     successes: jax.Array  # int32: of those, the ones that reached their goal
+    episode_coords: jax.Array | None = None  # (num_envs, T + 1, k): images only, the goal coordinates shown
 
 
 def init_collector(env: PointMaze, config: TrainConfig, seed: int) -> Collector:
     """Fresh environments and an empty replay for one seed (its key stream is apart from the agent's)."""
     k_reset, rng = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 0x0E11))
     episode = (config.num_envs, env.episode_length + 1)
+    env_states = jax.vmap(env.reset)(jax.random.split(k_reset, config.num_envs))
+    coords_dim = env.coords(env_states).shape[-1] if is_image(env.obs_shape) else None
     return Collector(
-        env_states=jax.vmap(env.reset)(jax.random.split(k_reset, config.num_envs)),
+        env_states=env_states,
         episode_observations=jnp.zeros((*episode, *env.obs_shape), storage_dtype(env.obs_shape)),
         episode_actions=jnp.zeros((*episode, env.action_dim), jnp.float32),
         episode_acted=jnp.zeros(episode, bool),
-        replay=empty_replay(config.replay_size, env.episode_length, env.obs_shape, env.action_dim),
+        replay=empty_replay(
+            config.replay_size, env.episode_length, env.obs_shape, env.action_dim, coords_dim=coords_dim
+        ),
         rng=rng,
         env_steps=jnp.zeros((), jnp.int32),
         episodes=jnp.zeros((), jnp.int32),
         successes=jnp.zeros((), jnp.int32),
+        episode_coords=None if coords_dim is None else jnp.zeros((*episode, coords_dim), jnp.float32),
     )
 
 
@@ -106,11 +112,15 @@ def collect_step(
     )
     episode_actions = c.episode_actions.at[:, t].set(actions)
     episode_acted = c.episode_acted.at[:, t].set(learned)
+    episode_coords = c.episode_coords  # images: the positions that the frames show
+    if episode_coords is not None:
+        shown = (env.coords(c.env_states), env.coords(env_states))
+        episode_coords = episode_coords.at[:, t].set(shown[0]).at[:, t + 1].set(shown[1])
     done = t + 1 == env.episode_length
 
     def finish(args):
         replay, env_states, episodes, successes = args
-        replay = insert(replay, episode_obs, episode_actions, goals, episode_acted)
+        replay = insert(replay, episode_obs, episode_actions, goals, episode_acted, episode_coords)
         successes = successes + jnp.sum(env_states.succeeded)
         fresh = jax.vmap(env.reset)(jax.random.split(k_reset, len(obs)))
         return replay, fresh, episodes + len(obs), successes
@@ -120,7 +130,7 @@ def collect_step(
     )
     return Collector(
         env_states, episode_obs, episode_actions, episode_acted, replay, rng, c.env_steps + len(obs),
-        episodes, successes,
+        episodes, successes, episode_coords,
     )  # fmt: skip
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from crl.agents import agent_module, sample_and_update
 from crl.config import AgentConfig, TrainConfig
-from crl.data.images import storage_dtype
+from crl.data.images import is_image, storage_dtype
 from crl.data.replay import Replay, empty_replay, insert
 from crl.envs.robots import HostEnvs, RobotTask
 from crl.evaluation import EvalResult
@@ -49,9 +49,11 @@ class HostCollector(flax.struct.PyTreeNode):
 
 def init_collector(task: RobotTask, config: TrainConfig, seed: int) -> HostCollector:
     zero = jnp.zeros((), jnp.int32)
+    coords_dim = len(task.tracked_dims) if is_image(task.obs_shape) else None  # frames keep the position
     replay = empty_replay(
-        config.replay_size, task.episode_length, task.obs_shape, task.action_dim, task.goal_indices
-    )
+        config.replay_size, task.episode_length, task.obs_shape, task.action_dim, task.goal_indices,
+        coords_dim,
+    )  # fmt: skip
     return HostCollector(replay, jax.random.fold_in(jax.random.PRNGKey(seed), 0x0E11), zero, zero, zero)
 
 
@@ -101,20 +103,21 @@ def next_round_keys(rngs: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 @partial(jax.jit, donate_argnums=0)  # the replays are updated in place: one copy of them, not two
 def store_round(
-    collectors: HostCollector, observations, actions, goals, acted, succeeded
+    collectors: HostCollector, observations, actions, goals, acted, succeeded, coords=None
 ) -> HostCollector:  # fmt: skip
-    """Each seed's finished episodes into its replay, and the counts."""
+    """Each seed's finished episodes (and, for frames, the positions they show) into its replay, and the
+    counts."""
 
-    def one_seed(c: HostCollector, observations, actions, goals, acted, succeeded):
+    def one_seed(c: HostCollector, observations, actions, goals, acted, succeeded, coords):
         n, length = observations.shape[0], observations.shape[1] - 1
         return c.replace(
-            replay=insert(c.replay, observations, actions, goals, acted),
+            replay=insert(c.replay, observations, actions, goals, acted, coords),
             env_steps=c.env_steps + n * length,
             episodes=c.episodes + n,
             successes=c.successes + jnp.sum(succeeded),
         )
 
-    return jax.vmap(one_seed)(collectors, observations, actions, goals, acted, succeeded)
+    return jax.vmap(one_seed)(collectors, observations, actions, goals, acted, succeeded, coords)
 
 
 def play_rounds(
@@ -146,7 +149,8 @@ class HostRounds:
 
     def collect(self, acting_states, keys: jax.Array, first_episode: np.ndarray, learned: bool):
         """One episode in every copy of every seed, acted by `acting_states`: arrays shaped (seeds,
-        copies, ...) for `store_round`. Copy c of seed s plays its episode number first_episode[s] + c."""
+        copies, ...) for `store_round` (for frames, with the tracked positions they show). Copy c of seed s
+        plays its episode number first_episode[s] + c."""
         task, n_seeds, n = self.task, len(self.seeds), self.num_envs
         names = [(seed, int(first_episode[s]) + c) for s, seed in enumerate(self.seeds) for c in range(n)]
         states, goals = self.envs.reset(names)
@@ -155,6 +159,10 @@ class HostRounds:
         )
         actions = np.zeros((len(names), task.episode_length + 1, task.action_dim), np.float32)
         observations[:, 0] = states
+        shown = is_image(task.obs_shape)
+        coords = np.zeros((len(names), task.episode_length + 1, len(task.tracked_dims)), np.float32)
+        if shown:
+            coords[:, 0] = self.envs.positions(states)
         device = acting_device()
         goals_by_seed, keys = jax.device_put((goals.reshape(n_seeds, n, *goals.shape[1:]), keys), device)
         for t in range(task.episode_length):
@@ -165,13 +173,16 @@ class HostRounds:
             actions[:, t] = np.asarray(chosen).reshape(len(names), -1)
             states = self.envs.step(actions[:, t])
             observations[:, t + 1] = states
+            if shown:
+                coords[:, t + 1] = self.envs.positions(states)
         acted = np.zeros((len(names), task.episode_length + 1), bool)
         acted[:, : task.episode_length] = learned
 
         def by_seed(x):
             return x.reshape(n_seeds, n, *x.shape[1:])
 
-        return tuple(map(by_seed, (observations, actions, goals, acted, self.envs.succeeded)))
+        episodes = (observations, actions, goals, acted, self.envs.succeeded, *([coords] if shown else []))
+        return tuple(map(by_seed, episodes))
 
 
 def evaluate_host(

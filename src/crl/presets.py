@@ -94,12 +94,13 @@ _ONLINE_ACTOR = dict(
 
 def _td3(env: str, **changes) -> TD3Config:
     """TD3 + HER with Table 2's shared values (its defaults), and the environment's success rule as the
-    sparse reward's: its radius, on the coordinates it measures."""
+    sparse reward's: its radius, on the coordinates it measures; on images, Mnih et al.'s CNN first."""
     from crl.envs import make_env, on_host
 
     task = make_env(env)
-    dims = task.reward_dims if on_host(task) else None
-    return TD3Config(goal_radius=task.success_radius, reward_dims=dims, **changes)
+    images = {"encoder": "nature"} if _shows_images(env) else {}
+    dims = task.reward_dims if on_host(task) and not images else None  # frames keep the tracked position
+    return TD3Config(goal_radius=task.success_radius, reward_dims=dims, **changes, **images)
 
 
 def _schedule(env: str, **values) -> dict:
@@ -122,9 +123,10 @@ def _shows_images(env: str) -> bool:
     return is_image(make_env(env).obs_shape)
 
 
-def _collect(env: str, agent: str) -> int:
-    """Table 2's train-collect interval: 64 transitions per round on images, 16 on states."""
-    return 64 if agent == "crl" and _shows_images(env) else 16
+def _collect(env: str) -> int:
+    """Table 2's train-collect interval (for every method): 64 transitions per round on images, 16 on
+    states."""
+    return 64 if _shows_images(env) else 16
 
 
 def _online_crl(env: str, **changes) -> CRLConfig:
@@ -147,7 +149,7 @@ def crl_paper_online_env(env: str, agent: str) -> TrainConfig:
     config = _td3(env) if agent == "td3her" else _online_crl(env)
     schedule = _schedule(
         env, steps=1_000_000, log_every=10_000, checkpoint_every=50_000, eval_every=50_000,
-        num_envs=4, collect=_collect(env, agent), update_ratio=1.0, random_steps=10_000,
+        num_envs=4, collect=_collect(env), update_ratio=1.0, random_steps=10_000,
     )  # fmt: skip
     return TrainConfig(
         dataset=None, env=env, preset="crl-paper-online", agent=config, eval_episodes=100,
@@ -162,7 +164,7 @@ def quick_env(env: str, agent: str) -> TrainConfig:
     config = _td3(env, **small) if agent == "td3her" else _online_crl(env, **small, latent_dim=32)
     schedule = _schedule(
         env, steps=30_000, log_every=2_000, checkpoint_every=10_000, eval_every=10_000,
-        num_envs=4, collect=_collect(env, agent), update_ratio=1.0, random_steps=2_000,
+        num_envs=4, collect=_collect(env), update_ratio=1.0, random_steps=2_000,
     )  # fmt: skip
     return TrainConfig(
         dataset=None, env=env, preset="quick", agent=config, eval_episodes=100, replay_size=1_000_000,

@@ -252,9 +252,13 @@ def _add_seed_axis(tree):
     return jax.jit(partial(jax.tree.map, lambda x: x[None]), donate_argnums=0)(tree)
 
 
-def _restore_stacked(checkpoints: list[Checkpoints], template, step: int):
+def _restore_stacked(checkpoints: list[Checkpoints], template, step: int, agent_only: bool = False):
     """Every seed's checkpoint `step`, stacked on a leading seed axis. Each seed is restored and placed in
-    turn (donated), so a large carry (an image replay) is held about once, not twice."""
+    turn (donated), so a large carry (an image replay) is held about once, not twice; with `agent_only`
+    (an online carry), the agent states alone, as (states, None)."""
+    if agent_only:
+        agents = [c.restore(template, step, agent_only=True)[0] for c in checkpoints]
+        return stack(agents), None
     if len(checkpoints) == 1:
         return _add_seed_axis(checkpoints[0].restore(template, step))
     n = len(checkpoints)
@@ -265,9 +269,10 @@ def _restore_stacked(checkpoints: list[Checkpoints], template, step: int):
     return stacked
 
 
-def _restore(checkpoints: list[Checkpoints], template, run_dir: Path):
-    """The newest checkpoint that every seed has complete, stacked; (None, 0) when there is none.
-    A newer one that is damaged is set aside, with one line saying so."""
+def _restore(checkpoints: list[Checkpoints], template, run_dir: Path, agent_only: bool = False):
+    """The newest checkpoint that every seed has complete, stacked (with `agent_only`, an online run's
+    agent states alone); (None, 0) when there is none. A newer one that is damaged is set aside, with one
+    line saying so."""
     common = sorted(set.intersection(*(set(c.all_steps()) for c in checkpoints)), reverse=True)
     damaged: list[tuple[int, str]] = []
     unreadable: CrlError | None = None  # the first restore error of a checkpoint saved without checksums
@@ -275,7 +280,7 @@ def _restore(checkpoints: list[Checkpoints], template, run_dir: Path):
         reason = next((r for c in checkpoints if (r := c.damage(step))), None)
         if reason is None:
             try:
-                carry = _restore_stacked(checkpoints, template, step)
+                carry = _restore_stacked(checkpoints, template, step, agent_only)
             except CrlError as exc:
                 if all(c.has_checksums(step) for c in checkpoints):
                     raise  # its files are as saved: it is the config that does not fit
@@ -412,7 +417,8 @@ def latest_agent(run_dir: Path) -> tuple[TrainConfig, Any]:
         raise CrlError(f"{run_dir} is not a run directory (no config.json); give one `crl train` wrote")
     config = read_config(run_dir)
     seed, directory = seed_runs(Path(run_dir), config)[0]
-    carry = Checkpoints(directory / "checkpoints").restore(checkpoint_template(config, seed))
+    checkpoints = Checkpoints(directory / "checkpoints")
+    carry = checkpoints.restore(checkpoint_template(config, seed), agent_only=config.online)  # not the replay
     return config, carry[0] if config.online else carry
 
 
@@ -502,7 +508,7 @@ def evaluate_run(
             template = checkpoint_template(config)
             evaluate = partial(run_evaluation, logs, env_id=env_id, seeds=seeds, config=config,
                                agent_config=agent_config, action_dim=action_dim)  # fmt: skip
-        carry, step = _restore(checkpoints, template, run_dir)
+        carry, step = _restore(checkpoints, template, run_dir, agent_only=config.online)  # not the replays
         if carry is None:
             raise CrlError(f"no checkpoint in {run_dir}; train first or check the directory")
         results = evaluate(step=step, carry=carry)

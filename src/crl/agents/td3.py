@@ -2,7 +2,8 @@
 
 Goals are relabelled at sample time by the shared sampler (`batch.actor_goals`: a future state of the same
 episode, or a random replay state), and the reward is the sparse goal-reaching indicator
-r = 1[||s' - g|| < goal_radius]. The critic is TD3's: twin Q(s, a, g), each regressed on
+r = 1[||s' - g|| < goal_radius], on the goal-space coordinates that s' and g show where they are images.
+The critic is TD3's: twin Q(s, a, g) (observation and goal through one encoder), each regressed on
 
     y = r + gamma * min_i Q'_i(s', clip(pi'(s', g) + clip(eps, -c, c), -1, 1), g),   eps ~ N(0, sigma^2)
 
@@ -21,16 +22,16 @@ import optax
 from crl.agents.crl import TrainState, ema, prefixed
 from crl.config import TD3Config
 from crl.data.sampling import Batch, DeviceData, sample_batch
-from crl.networks import MLP, Actor, ensemble, example_input, states_only
+from crl.networks import Actor, GoalQ, check_encoder, ensemble, example_input
 
 
 def critic_net(config: TD3Config):
-    return ensemble(MLP, 2)(config.hidden, 1, layer_norm=False, activation=config.activation,
-                            dtype=config.compute_dtype)  # fmt: skip
+    return ensemble(GoalQ, 2)(config.hidden, config.activation, config.compute_dtype, config.encoder)
 
 
 def actor_net(config: TD3Config, action_dim: int) -> Actor:
-    return Actor(config.hidden, action_dim, activation=config.activation, dtype=config.compute_dtype)
+    return Actor(config.hidden, action_dim, activation=config.activation, dtype=config.compute_dtype,
+                 encoder=config.encoder)  # fmt: skip
 
 
 def init(
@@ -39,11 +40,11 @@ def init(
     """Critics, actor and their targets; one Adam state per network ({'critic', 'actor'}), so that the
     actor's moments move only on actor updates. Goals are `goal_dim` long (default: states)."""
     k_critic, k_actor, k_state = jax.random.split(key, 3)
-    states_only("td3her", obs_dim, goal_dim)
+    check_encoder(config.encoder, obs_dim)
     obs, act = example_input(obs_dim), jnp.zeros((1, action_dim))
     goal = example_input(goal_dim or obs_dim)
     params = {
-        "critic": critic_net(config).init(k_critic, jnp.concatenate([obs, act, goal], -1))["params"],
+        "critic": critic_net(config).init(k_critic, obs, act, goal)["params"],
         "actor": actor_net(config, action_dim).init(k_actor, obs, goal)["params"],
     }
     opt = optax.adam(config.lr)
@@ -54,8 +55,7 @@ def init(
 
 def q_values(config: TD3Config, critic_params, obs, actions, goals) -> jax.Array:
     """(2, B): both critics' Q(s, a, g)."""
-    x = jnp.concatenate([obs, actions, goals], -1)
-    return critic_net(config).apply({"params": critic_params}, x)[..., 0]
+    return critic_net(config).apply({"params": critic_params}, obs, actions, goals)
 
 
 def policy(config: TD3Config, action_dim: int, actor_params, obs, goals) -> jax.Array:
@@ -72,6 +72,13 @@ def reward(config: TD3Config, next_goals: jax.Array, goals: jax.Array) -> jax.Ar
     return (jnp.linalg.norm(gap, axis=-1) < config.goal_radius).astype(jnp.float32)
 
 
+def reward_coordinates(batch: Batch) -> tuple[jax.Array, jax.Array]:
+    """What the reward compares: s' and the goal, or, where they are images, the coordinates they show."""
+    if batch.next_coords is None:
+        return batch.next_goals, batch.actor_goals
+    return batch.next_coords, batch.actor_goal_coords
+
+
 def critic_loss(config: TD3Config, critic_params, target: dict, batch: Batch, key: jax.Array):
     """Both critics' squared TD error against the clipped double-Q target with target smoothing."""
     goals = batch.actor_goals
@@ -80,7 +87,7 @@ def critic_loss(config: TD3Config, critic_params, target: dict, batch: Batch, ke
                      config.noise_clip)  # fmt: skip
     next_action = jnp.clip(next_action + noise, -1.0, 1.0)
     next_q = jnp.min(q_values(config, target["critic"], batch.next_observations, next_action, goals), 0)
-    r = reward(config, batch.next_goals, goals)
+    r = reward(config, *reward_coordinates(batch))
     y = jax.lax.stop_gradient(r + config.discount * next_q)
     q = q_values(config, critic_params, batch.observations, batch.actions, goals)
     loss = jnp.mean(jnp.sum((q - y) ** 2, 0))
@@ -96,7 +103,9 @@ def actor_loss(config: TD3Config, actor_params, critic_params, batch: Batch):
 
 
 def draw(key: jax.Array, data: DeviceData, config: TD3Config) -> Batch:
-    return sample_batch(key, data, config.batch_size, config.discount, config.actor_goal_probs)
+    return sample_batch(
+        key, data, config.batch_size, config.discount, config.actor_goal_probs, augment=config.augment
+    )
 
 
 def sample(state: TrainState, data: DeviceData, config: TD3Config) -> Batch:

@@ -5,21 +5,27 @@ representations of them.
   a pair (s, g) the terms whose sum makes the critic's logit: phi(s, a) * psi(g) (dot energy; the logit
   is their sum / sqrt(d)) or (phi(s, a) - psi(g))^2 (l2 energy; the logit is minus the root of their
   sum). A linear probe on them can reweigh each dimension of the critic's comparison.
-- TD3+HER has no separate representations: its first critic's last hidden layer on (s, a, g).
+- TD3+HER has no separate representations: for pairs, its first critic's last hidden layer on (s, a, g);
+  for observations alone (image runs), what its first critic's CNN makes of them before the action and
+  the goal join (the paper's Fig. 16e).
 Actions are zero, as in the paper's Fig. 16.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from crl.agents import crl as crl_agent
 from crl.config import AgentConfig, CRLConfig, TD3Config, agent_name
+from crl.encoders import make_encoder
 from crl.envs.point import PointMaze, PointState
 from crl.errors import CrlError
-from crl.networks import ACTIVATIONS, MLP
+from crl.networks import ACTIVATIONS, GoalQ
 
 
 def grid_points(env: PointMaze, per_cell: int) -> np.ndarray:
@@ -45,7 +51,10 @@ def observations(env: PointMaze, positions: np.ndarray) -> jax.Array:
 def state_action(
     config: AgentConfig, params: dict, obs: jax.Array, action_dim: int = 0, actions: jax.Array | None = None
 ) -> np.ndarray:
-    """(N, d) phi(s, a) of a CRL agent: a = `actions`, or zeros of `action_dim`."""
+    """(N, d) phi(s, a) of a CRL agent: a = `actions`, or zeros of `action_dim`; of a TD3+HER agent on
+    images, its first critic's CNN features of s."""
+    if isinstance(config, TD3Config) and config.encoder != "identity":
+        return np.asarray(_td3_observed(config, _first(params["critic"]), obs))
     _require_crl(config, "t-SNE of phi(s, a)")
     actions = jnp.zeros((len(obs), action_dim)) if actions is None else actions
     phi, _, _ = _encode(config, params["critic"], obs, actions, obs)
@@ -59,13 +68,16 @@ def pair_features(config: AgentConfig, params: dict, obs: jax.Array, goals: jax.
         phi, psi, _ = _encode(config, params["critic"], obs, actions, goals)
         return np.asarray((phi - psi) ** 2 if config.energy == "l2" else phi * psi)
     if isinstance(config, TD3Config):
-        return np.asarray(_td3_hidden(config, params["critic"], jnp.concatenate([obs, actions, goals], -1)))
+        return np.asarray(_td3_hidden(config, _first(params["critic"]), obs, actions, goals))
     raise CrlError(f"the probe reads crl and td3her runs, not {agent_name(config)}")
 
 
 def _require_crl(config: AgentConfig, what: str) -> None:
     if not isinstance(config, CRLConfig):
-        raise CrlError(f"{what} needs a crl run's representations; this run trained {agent_name(config)}")
+        raise CrlError(
+            f"{what} needs a crl run's representations (or a td3her run's image encoder); this run trained "
+            f"{agent_name(config)}{' on states' if isinstance(config, TD3Config) else ''}"
+        )
 
 
 _encode_all = jax.jit(crl_agent._encode, static_argnums=0)
@@ -77,10 +89,25 @@ def _encode(config: CRLConfig, critic_params, obs, actions, goals):
     return phi[0], psi[0], log_scale[0]
 
 
-def _td3_hidden(config: TD3Config, critic_params, inputs: jax.Array) -> jax.Array:
-    """The first critic's last hidden layer: its MLP without the output layer (TD3's critics have no
-    layer norm), activated."""
-    first = jax.tree.map(lambda p: p[0], critic_params)  # ensemble member 0
-    layers = {f"Dense_{i}": first[f"Dense_{i}"] for i in range(len(config.hidden))}
-    trunk = MLP(config.hidden[:-1], config.hidden[-1], layer_norm=False, activation=config.activation)
-    return ACTIVATIONS[config.activation](jax.jit(trunk.apply)({"params": layers}, inputs))
+def _first(critic_params: dict) -> dict:
+    return jax.tree.map(lambda p: p[0], critic_params)  # ensemble member 0
+
+
+def _dense(module: nn.Module, method: str) -> bool:
+    return isinstance(module, nn.Dense)
+
+
+@partial(jax.jit, static_argnums=0)
+def _td3_hidden(config: TD3Config, critic_params, obs, actions, goals) -> jax.Array:
+    """A critic's last hidden layer on (s, a, g): its last hidden Dense layer's output, activated (TD3's
+    critics have no layer norm)."""
+    critic = GoalQ(config.hidden, config.activation, encoder=config.encoder)
+    _, captured = critic.apply({"params": critic_params}, obs, actions, goals, capture_intermediates=_dense)
+    last = captured["intermediates"][f"Dense_{len(config.hidden) - 1}"]["__call__"][0]
+    return ACTIVATIONS[config.activation](last)
+
+
+@partial(jax.jit, static_argnums=0)
+def _td3_observed(config: TD3Config, critic_params, obs) -> jax.Array:
+    """A critic's encoder features of the observations alone."""
+    return make_encoder(config.encoder).apply({"params": critic_params["encoder"]}, obs)

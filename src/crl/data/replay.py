@@ -6,7 +6,9 @@ never sampled). Seen flat ([E (T + 1), ...]) it is a source for `crl.data.sampli
 trajectory ends at its episode's row T, so relabelled goals never cross episodes, and a write replaces
 the oldest episodes whole. Each episode also keeps the goal it was commanded, and each row whether the
 policy chose its action (rather than the uniform random actions of the first steps): filtered
-relabelling (`crl.agents.crl.relabel_weights`) reads both.
+relabelling (`crl.agents.crl.relabel_weights`) reads both. A replay of images also keeps each row's
+goal-space coordinates (the point's position, say): what the frame shows, as numbers, for the sparse
+reward of TD3 + HER.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class Replay(flax.struct.PyTreeNode):
     episode_goals: jax.Array  # (E, *goal_shape): the goal each episode was commanded
     episode_acted: jax.Array  # (E, T + 1) bool: the policy chose a_t (False: a uniform random action)
     inserted: jax.Array  # int32: episodes written since the start (the ring's write position mod E)
+    episode_coords: jax.Array | None = None  # (E, T + 1, k): images only, each row's goal coordinates
     goal_indices: tuple[int, ...] | None = flax.struct.field(pytree_node=False, default=None)
     """The state coordinates that make a goal (None: the whole state)."""
 
@@ -77,6 +80,12 @@ class Replay(flax.struct.PyTreeNode):
         """The goal commanded in each row's episode, and whether the policy chose the row's action."""
         return self.episode_goals[idx // self.rows_per_episode], self.episode_acted.reshape(-1)[idx]
 
+    def coords_at(self, idx: jax.Array) -> jax.Array | None:
+        """The goal-space coordinates that each row's frame shows (None: the rows are states)."""
+        if self.episode_coords is None:
+            return None
+        return self.episode_coords.reshape(-1, self.episode_coords.shape[-1])[idx]
+
 
 def empty_replay(
     transitions: int,
@@ -84,9 +93,11 @@ def empty_replay(
     obs_shape: tuple[int, ...],
     action_dim: int,
     goal_indices: tuple[int, ...] | None = None,
+    coords_dim: int | None = None,
 ) -> Replay:
     """A buffer of `transitions` // episode_length whole episodes; goals are states, or the state
-    coordinates `goal_indices`. Image observations (and goals) are stored as uint8."""
+    coordinates `goal_indices`. Image observations (and goals) are stored as uint8, and beside them, with
+    `coords_dim`, the goal-space coordinates each frame shows."""
     episodes, rows = transitions // episode_length, episode_length + 1
     goal_shape = obs_shape if goal_indices is None else (len(goal_indices),)
     return Replay(
@@ -95,15 +106,24 @@ def empty_replay(
         jnp.zeros((episodes, *goal_shape), storage_dtype(goal_shape)),
         jnp.zeros((episodes, rows), bool),
         jnp.zeros((), jnp.int32),
+        None if coords_dim is None else jnp.zeros((episodes, rows, coords_dim), jnp.float32),
         goal_indices,
     )
 
 
 def insert(
-    replay: Replay, observations: jax.Array, actions: jax.Array, goals: jax.Array, acted: jax.Array
+    replay: Replay,
+    observations: jax.Array,
+    actions: jax.Array,
+    goals: jax.Array,
+    acted: jax.Array,
+    coords: jax.Array | None = None,
 ) -> Replay:
-    """Write n finished episodes ((n, T + 1, ...) rows, (n, ...) commanded goals) over the n oldest slots."""
+    """Write n finished episodes ((n, T + 1, ...) rows, (n, ...) commanded goals; for images, the rows'
+    (n, T + 1, k) goal coordinates) over the n oldest slots."""
     slots = (replay.inserted + jnp.arange(observations.shape[0])) % replay.capacity
+    if replay.episode_coords is not None:
+        replay = replay.replace(episode_coords=replay.episode_coords.at[slots].set(coords))
     return replay.replace(
         episode_observations=replay.episode_observations.at[slots].set(observations),
         episode_actions=replay.episode_actions.at[slots].set(actions),

@@ -5,7 +5,8 @@ trajectory holding row i, so a goal row g with i <= g <= traj_end[i] never leave
 and never lies in its past. Two sources share every sampler here: the offline dataset (`DeviceData`)
 and the online replay buffer (`crl.data.replay.Replay`). Each says which rows a minibatch may start
 from (`start_rows`), which rows are filled (`random_rows`), what a row's state is as a goal (`goals_at`),
-what follows a row (`next_at`) and, online, which goal the row's episode was commanded (`commanded_at`).
+what follows a row (`next_at`) and, online, which goal the row's episode was commanded (`commanded_at`)
+and, for images, the goal-space coordinates that the row's frame shows (`coords_at`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class DeviceData(NamedTuple):
     def commanded_at(self, idx: jax.Array) -> None:
         return None  # datasets record no commanded goals
 
+    def coords_at(self, idx: jax.Array) -> None:
+        return None  # a dataset's goals are its states
+
 
 class Batch(NamedTuple):
     observations: jax.Array
@@ -53,6 +57,8 @@ class Batch(NamedTuple):
     random_goals: jax.Array | None = None  # uniformly random dataset states, with next_observations
     commanded_goals: jax.Array | None = None  # online: the goal each row's episode was commanded
     acted: jax.Array | None = None  # online: whether the policy (not a random action) chose each action
+    next_coords: jax.Array | None = None  # online images: the goal-space coordinates s_{t+1} shows
+    actor_goal_coords: jax.Array | None = None  # online images: those each actor goal shows
 
 
 def trajectory_ends(terminals: np.ndarray) -> np.ndarray:
@@ -157,6 +163,7 @@ def batch_at(
         actor_goals=data.goals_at(actor_idx),
         **_bootstrap_fields(k_random, data, idx),
         **_commanded_fields(data, idx),
+        **_coordinate_fields(data, idx, actor_idx),
     )
 
 
@@ -174,6 +181,15 @@ def _bootstrap_fields(key: jax.Array, data: DeviceData, idx: jax.Array) -> dict:
 def _commanded_fields(data: DeviceData, idx: jax.Array) -> dict:
     commanded = data.commanded_at(idx)
     return {} if commanded is None else dict(zip(("commanded_goals", "acted"), commanded, strict=True))
+
+
+def _coordinate_fields(data: DeviceData, idx: jax.Array, actor_idx: jax.Array) -> dict:
+    """Where the rows are images that keep their goal-space coordinates (a replay of an image task), those
+    of s_{t+1} and of the actor goals: a sparse reward compares them, as it cannot compare images."""
+    next_coords = data.coords_at(idx + 1)  # a replay's start rows never end an episode
+    if next_coords is None:
+        return {}
+    return {"next_coords": next_coords, "actor_goal_coords": data.coords_at(actor_idx)}
 
 
 def segments(data: DeviceData, idx: jax.Array, horizon: int) -> Segment:

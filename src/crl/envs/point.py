@@ -162,6 +162,10 @@ class PointMaze:
     def goal(self, state: PointState) -> jax.Array:
         return state.goal
 
+    def coords(self, state: PointState) -> jax.Array:
+        """The goal-space coordinates of a state, what an image of it shows as numbers: its position."""
+        return state.position
+
     # --- shortest paths (for the analysis tools) -----------------------------------------------------
 
     @cached_property

@@ -338,10 +338,15 @@ class HostEnvs:
     def _reached(self, states: np.ndarray) -> np.ndarray:
         return self.distances(states) <= self.task.success_radius
 
+    def positions(self, states: np.ndarray) -> np.ndarray:
+        """(n, k): each copy's tracked position (read from its simulator where the states are frames)."""
+        copies = zip(self.envs, states, strict=True)
+        return np.array([self.task.position(env, s) for env, s in copies])
+
     def distances(self, states: np.ndarray) -> np.ndarray:
         """Each copy's distance from its tracked position to its target."""
-        copies = zip(self.envs, states, self.targets, strict=True)
-        return np.array([np.linalg.norm(self.task.position(env, s) - t) for env, s, t in copies])
+        pairs = zip(self.positions(states), self.targets, strict=True)
+        return np.array([np.linalg.norm(p - t) for p, t in pairs])
 
 
 def rollout_success(task: RobotTask, policy, episodes: int, seed: int = 0) -> float:
