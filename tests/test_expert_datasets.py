@@ -107,6 +107,19 @@ def test_explore_directions_hold_for_ten_steps_then_change(data_dir):
     assert (blocks == blocks[:, :1]).all() and not np.allclose(blocks[0, 0], blocks[1, 0])
 
 
+def test_an_explore_dataset_records_no_goals_and_verifies(data_dir, capsys):
+    """Explore episodes follow random directions, so no oracle rate is recorded for them, and `crl data
+    verify` does not hold them to the 50% that datasets with goals must reach."""
+    name = "antmaze-medium-explore-v0"
+    train, _ = gen.generate(name, data_dir, episodes=1, progress=False)
+    manifest = gen._read_manifest(data_dir, name)
+    assert manifest["recipe"]["kind"] == "explore" and "oracle_success_rate" not in manifest
+    with np.load(train) as f:
+        assert np.flatnonzero(f["terminals"]).tolist() == [500]  # one episode of 501 steps
+    assert main(["data", "verify", str(train)]) == 0
+    assert "oracle" not in capsys.readouterr().out
+
+
 def test_a_run_that_is_not_the_robots_expert_is_refused(data_dir, tmp_path):
     with pytest.raises(CrlError, match="is not a humanoid expert .*crl expert train humanoid"):
         gen.generate(

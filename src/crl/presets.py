@@ -278,8 +278,9 @@ PRESETS: dict[str, Preset] = {
         crl_paper_online,
         "crl",
         "CRL paper, Table 2 and App. E: batch 256, lr 3e-4, discount 0.99, 2 x 256 ReLU networks, "
-        "representation 64, 10k random transitions, then 16 transitions and 16 updates at a time (robot "
-        "tasks: one episode in each of 4 copies, then as many updates; lengths rounded to whole rounds). "
+        "representation 64, 10k random transitions, then 16 transitions and 16 updates at a time (64 on "
+        "images, where every network starts with Mnih et al.'s CNN; robot tasks: one episode in each of 4 "
+        "copies, then as many updates; lengths rounded to whole rounds). "
         "Online (--env), as the paper's code: a tanh-Gaussian actor without entropy term or BC, one "
         "critic, half the actor's goals random; td3her: TD3 + HER with Table 2's shared values and TD3's "
         "noise 0.2 / 0.5, delay 2, chosen by crl where the paper is silent. On a dataset: a SAC actor "

@@ -218,6 +218,12 @@ def _assemble(
                     loaded.append({k: part[k] for k in part.files})
         tasks[split] = [int(t) for part in loaded for t in part.pop("oracle_tasks")]
         write_npz_atomic(path, {k: np.concatenate([p[k] for p in loaded]) for k in loaded[0]})
+    oracle = {}
+    if recipe.kind != "explore":  # explore episodes follow random directions: no goal to reach
+        oracle = dict(
+            oracle_tasks_per_episode=float(np.mean(tasks[0])),
+            oracle_success_rate=float(np.mean(np.asarray(tasks[0]) > 0)),
+        )
     _write_manifest(
         directory,
         dataset,
@@ -225,8 +231,7 @@ def _assemble(
         seed=seed,
         episodes=episodes,
         val_episodes=val_episodes,
-        oracle_tasks_per_episode=float(np.mean(tasks[0])),
-        oracle_success_rate=float(np.mean(np.asarray(tasks[0]) > 0)),
+        **oracle,
         **made,
     )
     shutil.rmtree(parts.parent, ignore_errors=True)

@@ -14,7 +14,8 @@ from crl.data.generate import RECIPES, manifest_path
 from crl.data.names import OFFICIAL_DATASETS, data_dir, env_name
 from crl.errors import CrlError
 
-MIN_ORACLE_SUCCESS = 0.5  # every recipe's oracle completes a task in most episodes (measured: 0.8 to 1.0)
+# Every recipe with goals: its oracle completes a task in most episodes (measured: 0.8 to 1.0).
+MIN_ORACLE_SUCCESS = 0.5
 
 
 def dataset_of(path: Path) -> tuple[str | None, bool]:
