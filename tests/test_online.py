@@ -230,6 +230,23 @@ def test_evaluation_and_analyses_read_an_online_runs_agent_and_not_its_replay(st
     _assert_same(state, agent)
 
 
+def test_a_large_leaf_is_restored_in_slices_to_the_same_values(straight, monkeypatch):
+    """A replay's frames (12 GB for 1M images) are read slice by slice into one device array, so a resume
+    holds them once, not twice; here the size that counts as large is lowered so that the 8 MB of the
+    state replay's rows (and its actions and flags) take that path."""
+    from crl import checkpoint
+
+    config, _ = straight
+    whole = _final(config.run_dir, config)
+    monkeypatch.setattr(checkpoint, "LARGE_LEAF", 2**19)
+    monkeypatch.setattr(checkpoint, "SLICE_BYTES", 3 * 2**20)  # 3 MB: the last slice is shorter
+    large = [x for x in jax.tree.leaves(whole) if checkpoint._large(x)]
+    assert len(large) >= 3 and {x.dtype for x in large} >= {jnp.dtype(bool), jnp.dtype(jnp.float32)}
+    sliced = _final(config.run_dir, config)
+    _assert_same(whole, sliced)
+    assert [x.dtype for x in jax.tree.leaves(whole)] == [x.dtype for x in jax.tree.leaves(sliced)]
+
+
 def test_online_resume_gives_the_same_parameters(straight, tmp_path):
     config, _ = straight
     first = _online(tmp_path / "split", steps=800)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,17 @@ from crl.errors import CrlError
 logging.getLogger("absl").setLevel(logging.ERROR)
 
 CHECKSUMS = "crl-sha256.json"
+LARGE_LEAF = 2**30  # bytes: a leaf this large is restored in slices (`_read_in_slices`)
+SLICE_BYTES = 2**28  # the most a slice copies to the device at once
+
+
+def _large(leaf: Any) -> bool:
+    return leaf.size * leaf.dtype.itemsize >= LARGE_LEAF and len(leaf.shape) > 0
+
+
+@partial(jax.jit, donate_argnums=0)
+def _write_rows(out: jax.Array, rows: jax.Array, start: int) -> jax.Array:
+    return jax.lax.dynamic_update_slice_in_dim(out, rows, start, 0)
 
 
 class Checkpoints:
@@ -90,25 +102,56 @@ class Checkpoints:
             raise CrlError(f"no checkpoint in {self.manager.directory}; train first or check --run-dir")
         try:
             if agent_only:
-                return self._read_agent(template[0], template[1], step), None
-            return self.manager.restore(step, args=ocp.args.StandardRestore(template))
+                return self._read(step, template, skip=lambda path, _: path[0].idx == 1)[0], None
+            if not any(_large(leaf) for leaf in jax.tree.leaves(template)):
+                return self.manager.restore(step, args=ocp.args.StandardRestore(template))
+            rest = self._read(step, template, skip=lambda _, leaf: _large(leaf))
+            return jax.tree_util.tree_map_with_path(
+                lambda path, leaf, read: self._read_in_slices(step, path, leaf) if _large(leaf) else read,
+                template,
+                rest,
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise CrlError(
                 f"checkpoint {step} in {self.manager.directory} does not fit this config ({str(exc)[:120]}); "
                 "resume with the run's own config.json"
             ) from None
 
-    def _read_agent(self, agent: Any, collector: Any, step: int) -> Any:
-        """The agent part of a saved (agent, collector) pair, the collector's leaves skipped. A checkpointer
-        of its own reads it: the manager keeps to the argument types it saved with."""
-        skipped = (agent, jax.tree.map(lambda _: ocp.PLACEHOLDER, collector))
-        restore_args = ocp.checkpoint_utils.construct_restore_args(skipped)
+    def _read(self, step: int, template: Any, skip) -> Any:
+        """The leaves of `template` but those `skip(path, leaf)` names, as device arrays; those are not read
+        and come back as `ocp.PLACEHOLDER`. A checkpointer of its own reads them: the manager keeps
+        to the argument types it saved with."""
+        wanted = jax.tree_util.tree_map_with_path(lambda p, x: ocp.PLACEHOLDER if skip(p, x) else x, template)
+        restore_args = ocp.checkpoint_utils.construct_restore_args(wanted)
         with ocp.Checkpointer(ocp.PyTreeCheckpointHandler()) as reader:
             read = reader.restore(
-                self.directory / str(step) / "default",
-                args=ocp.args.PyTreeRestore(item=skipped, restore_args=restore_args),
+                self._items(step), args=ocp.args.PyTreeRestore(item=wanted, restore_args=restore_args)
             )
-        return jax.tree.map(jnp.asarray, read[0])
+        return jax.tree.map(lambda x: x if x is ocp.PLACEHOLDER else jnp.asarray(x), read)
+
+    def _read_in_slices(self, step: int, path: tuple, leaf: Any) -> jax.Array:
+        """One large leaf (an image replay's frames), read by slices of its first axis into a device array
+        that XLA owns and fills in place, so the read holds it about once. Orbax's own restore reads it
+        into a buffer that JAX then copies: twice, which a 24 GB machine cannot hold for 1M frames."""
+        import tensorstore as ts
+
+        name = ".".join(str(getattr(k, "idx", getattr(k, "name", getattr(k, "key", k)))) for k in path)
+        kvstore = {"driver": "ocdbt", "base": f"file://{self._items(step)}/", "path": f"{name}/"}
+        stored = ts.open({"driver": "zarr", "kvstore": kvstore}, open=True, read=True).result()
+        if tuple(stored.shape) != tuple(leaf.shape):
+            raise ValueError(f"{name} has shape {tuple(stored.shape)}, not {tuple(leaf.shape)}")
+        out = jnp.zeros(leaf.shape, leaf.dtype)
+        n = leaf.shape[0]
+        stored_rows = stored.chunk_layout.read_chunk.shape[0]  # each stored chunk is decoded once
+        rows = max(1, SLICE_BYTES * n // (leaf.size * leaf.dtype.itemsize))
+        for first in range(0, n, stored_rows):
+            block = stored[first : min(first + stored_rows, n)].read().result()  # tensorstore does not clip
+            for start in range(0, len(block), rows):
+                out = _write_rows(out, jnp.asarray(block[start : start + rows], leaf.dtype), first + start)
+        return out
+
+    def _items(self, step: int) -> Path:
+        return self.directory / str(step) / "default"  # where Orbax's manager puts its one item
 
     def close(self) -> None:
         self.manager.close()
