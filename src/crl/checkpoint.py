@@ -27,7 +27,7 @@ SLICE_BYTES = 2**28  # the most a slice copies to the device at once
 
 
 def _large(leaf: Any) -> bool:
-    return leaf.size * leaf.dtype.itemsize >= LARGE_LEAF and len(leaf.shape) > 0
+    return leaf.size * leaf.dtype.itemsize >= LARGE_LEAF
 
 
 @partial(jax.jit, donate_argnums=0)

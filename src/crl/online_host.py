@@ -159,9 +159,9 @@ class HostRounds:
         )
         actions = np.zeros((len(names), task.episode_length + 1, task.action_dim), np.float32)
         observations[:, 0] = states
-        shown = is_image(task.obs_shape)
-        coords = np.zeros((len(names), task.episode_length + 1, len(task.tracked_dims)), np.float32)
-        if shown:
+        coords = None  # frames: the tracked positions they show, for TD3 + HER's reward
+        if is_image(task.obs_shape):
+            coords = np.zeros((len(names), task.episode_length + 1, len(task.tracked_dims)), np.float32)
             coords[:, 0] = self.envs.positions(states)
         device = acting_device()
         goals_by_seed, keys = jax.device_put((goals.reshape(n_seeds, n, *goals.shape[1:]), keys), device)
@@ -173,7 +173,7 @@ class HostRounds:
             actions[:, t] = np.asarray(chosen).reshape(len(names), -1)
             states = self.envs.step(actions[:, t])
             observations[:, t + 1] = states
-            if shown:
+            if coords is not None:
                 coords[:, t + 1] = self.envs.positions(states)
         acted = np.zeros((len(names), task.episode_length + 1), bool)
         acted[:, : task.episode_length] = learned
@@ -181,8 +181,8 @@ class HostRounds:
         def by_seed(x):
             return x.reshape(n_seeds, n, *x.shape[1:])
 
-        episodes = (observations, actions, goals, acted, self.envs.succeeded, *([coords] if shown else []))
-        return tuple(map(by_seed, episodes))
+        episodes = (observations, actions, goals, acted, self.envs.succeeded)
+        return (*map(by_seed, episodes), None if coords is None else by_seed(coords))
 
 
 def evaluate_host(
