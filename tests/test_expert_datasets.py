@@ -130,6 +130,16 @@ def test_a_run_that_is_not_the_robots_expert_is_refused(data_dir, tmp_path):
         )
 
 
+def test_data_list_names_only_the_experts_still_missing(data_dir, capsys):
+    assert main(["data", "list", "--data-dir", str(data_dir)]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert "yes (with the ant expert in " in rows["antmaze-large-navigate-v0"]
+    assert "yes (with the ant expert in " in rows["visual-antmaze-medium-stitch-v0"]
+    soccer = rows["antsoccer-arena-stitch-v0"]  # the ant expert is there, the antball one is not
+    assert "(`crl expert train antball`)" in soccer and "crl expert train ant`" not in soccer
+    assert "generate with an expert (`crl expert train humanoid`)" in rows["humanoidmaze-medium-stitch-v0"]
+
+
 def test_data_list_and_the_table1_dry_run_name_the_expert_datasets(capsys, tmp_path):
     assert main(["data", "list", "--data-dir", str(tmp_path)]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}

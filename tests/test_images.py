@@ -234,6 +234,12 @@ def test_presets_take_table_2s_image_settings_on_an_image_environment(preset):
     assert (images.collect, states.collect) == (64, 16)  # Table 2's train-collect interval
     if preset == "quick":
         assert (images.agent.batch_size, states.agent.batch_size) == (32, 128)  # sized for a CPU
+        # its replay keeps every transition of the run, and fits a laptop (a 1M replay: 12.3 GB of frames)
+        from crl.data.memory import tree_nbytes
+        from crl.online import init_collector
+
+        replay = jax.eval_shape(lambda: init_collector(make_env(images.env), images, 0).replay)
+        assert images.replay_size >= images.steps and tree_nbytes(replay) < 2 * 2**30
     for length in ("steps", "log_every", "checkpoint_every", "eval_every", "random_steps"):
         assert getattr(images, length) % 64 == 0  # whole rounds
     images.validate()

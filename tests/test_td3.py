@@ -183,3 +183,29 @@ def test_td3_critics_and_actor_read_images_through_their_own_encoders():
     frames = jax.random.randint(jax.random.PRNGKey(1), (3, 64, 64, 3), 0, 256).astype(jnp.uint8)
     q = td3.q_values(images, state.params["critic"], frames, jnp.zeros((3, 2)), frames[::-1])
     assert q.shape == (2, 3) and len(set(np.asarray(q[0]).round(6))) == 3  # each (frame, goal) its own Q
+
+
+def test_the_preactivation_penalty_pulls_a_saturated_actor_back():
+    """HER's penalty on the actor's pre-tanh output u: where u is so large that tanh's gradient vanishes,
+    -Q alone gives the actor no gradient, and the penalty's gradient step shrinks |u|."""
+    state = td3.init(jax.random.PRNGKey(0), CONFIG, 2, 2)
+    actor = state.params["actor"]
+    saturated = {**actor, "mean": {**actor["mean"], "bias": jnp.array([20.0, -20.0])}}
+    batch = _batch(jax.random.PRNGKey(1))
+    critic = state.params["critic"]
+
+    def step(config):
+        loss, info = td3.actor_loss(config, saturated, critic, batch)
+        grads = jax.grad(lambda p: td3.actor_loss(config, p, critic, batch)[0])(saturated)
+        return loss, info, grads
+
+    _, _, no_penalty = step(dataclasses.replace(CONFIG, action_l2=0.0))
+    assert max(float(jnp.max(jnp.abs(g))) for g in jax.tree.leaves(no_penalty)) < 1e-6
+    loss, info, grads = step(CONFIG)
+    u = td3.preactivation(CONFIG, 2, saturated, batch.observations, batch.actor_goals)
+    q = td3.q_values(CONFIG, critic, batch.observations, jnp.tanh(u), batch.actor_goals)[0]
+    np.testing.assert_allclose(loss, -jnp.mean(q) + CONFIG.action_l2 * jnp.mean(u**2), rtol=1e-6)
+    stepped = jax.tree.map(lambda p, g: p - 1e-3 * g, saturated, grads)
+    u_after = td3.preactivation(CONFIG, 2, stepped, batch.observations, batch.actor_goals)
+    assert float(jnp.mean(jnp.abs(u_after))) < float(jnp.mean(jnp.abs(u))) - 1e-3
+    assert float(info["preactivation_sq"]) > 300  # about 20^2

@@ -300,6 +300,9 @@ class TD3Config(_CRLViews):
     """The actor and the targets update once per this many critic updates."""
     explore_noise: float = 0.2
     """Std of the Gaussian noise added to the actor's action when collecting experience."""
+    action_l2: float = 1.0
+    """Weight of the actor's squared pre-tanh actions in its loss: the HER paper's guard against tanh
+    saturation (Andrychowicz et al. 2017), where the actor's gradient vanishes for good."""
     goal_radius: float = 2.0
     """Reward 1 when the next state lies within this distance of the goal, else 0 (the point
     environments' success rule; presets set it from the environment)."""

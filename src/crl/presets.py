@@ -166,8 +166,10 @@ def quick_env(env: str, agent: str) -> TrainConfig:
         env, steps=30_000, log_every=2_000, checkpoint_every=10_000, eval_every=10_000,
         num_envs=4, collect=_collect(env), update_ratio=1.0, random_steps=2_000,
     )  # fmt: skip
+    # On images a 1M-transition replay is 12.3 GB of frames held from the start, for a run of 30k steps.
+    replay = 100_000 if _shows_images(env) else 1_000_000
     return TrainConfig(
-        dataset=None, env=env, preset="quick", agent=config, eval_episodes=100, replay_size=1_000_000,
+        dataset=None, env=env, preset="quick", agent=config, eval_episodes=100, replay_size=replay,
         **schedule,
     )  # fmt: skip
 
@@ -252,7 +254,8 @@ PRESETS: dict[str, Preset] = {
         "batch 256 and 30k updates, sized for a 2-core CPU (mrcrl: d = 64, H = 5; gcbc: the actor alone; "
         "pixel datasets: the Nature CNN, batch 32, random shifts with probability 0.5). "
         "Online (--env): the paper's online CRL with 2 x 128 networks, batch 128 (32 on images), 30k "
-        "environment steps, rounded to whole rounds "
+        "environment steps, rounded to whole rounds, a replay of 1M transitions (100k on images: 1.2 GB "
+        "of frames) "
         "(td3her: TD3 + HER at the same sizes).",
         scored_evals=1,
         online=quick_env,

@@ -8,7 +8,8 @@ The critic is TD3's: twin Q(s, a, g) (observation and goal through one encoder),
     y = r + gamma * min_i Q'_i(s', clip(pi'(s', g) + clip(eps, -c, c), -1, 1), g),   eps ~ N(0, sigma^2)
 
 with target networks Q', pi' (EMA rate target_ema). Every `policy_delay` updates the actor maximises
-Q_1(s, pi(s, g), g) and the targets move. The point tasks never end early, so there is no terminal mask.
+Q_1(s, pi(s, g), g), less HER's penalty on its pre-tanh output, and the targets move. The point tasks
+never end early, so there is no terminal mask.
 """
 
 from __future__ import annotations
@@ -58,9 +59,13 @@ def q_values(config: TD3Config, critic_params, obs, actions, goals) -> jax.Array
     return critic_net(config).apply({"params": critic_params}, obs, actions, goals)
 
 
+def preactivation(config: TD3Config, action_dim: int, actor_params, obs, goals) -> jax.Array:
+    """The actor's output before tanh."""
+    return actor_net(config, action_dim).apply({"params": actor_params}, obs, goals)[0]
+
+
 def policy(config: TD3Config, action_dim: int, actor_params, obs, goals) -> jax.Array:
-    mean, _ = actor_net(config, action_dim).apply({"params": actor_params}, obs, goals)
-    return jnp.tanh(mean)
+    return jnp.tanh(preactivation(config, action_dim, actor_params, obs, goals))
 
 
 def reward(config: TD3Config, next_goals: jax.Array, goals: jax.Array) -> jax.Array:
@@ -95,11 +100,15 @@ def critic_loss(config: TD3Config, critic_params, target: dict, batch: Batch, ke
 
 
 def actor_loss(config: TD3Config, actor_params, critic_params, batch: Batch):
-    """-Q_1(s, pi(s, g), g), through the frozen critic."""
-    action = policy(config, batch.actions.shape[-1], actor_params, batch.observations, batch.actor_goals)
-    q = q_values(config, jax.lax.stop_gradient(critic_params), batch.observations, action, batch.actor_goals)
-    loss = -jnp.mean(q[0])
-    return loss, {"loss": loss}
+    """-Q_1(s, tanh(u), g) + action_l2 * mean(u^2), with u = the actor's pre-tanh output, through the
+    frozen critic. Without HER's penalty on u, an actor learning from pixels pinned both actions at +-1
+    within 10k steps, whatever the frame or goal, and tanh's vanishing gradient kept them there."""
+    u = preactivation(config, batch.actions.shape[-1], actor_params, batch.observations, batch.actor_goals)
+    q = q_values(config, jax.lax.stop_gradient(critic_params), batch.observations, jnp.tanh(u),
+                 batch.actor_goals)  # fmt: skip
+    penalty = jnp.mean(u**2)
+    loss = -jnp.mean(q[0]) + config.action_l2 * penalty
+    return loss, {"loss": loss, "preactivation_sq": penalty}
 
 
 def draw(key: jax.Array, data: DeviceData, config: TD3Config) -> Batch:

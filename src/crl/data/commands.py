@@ -38,8 +38,11 @@ def list_datasets(data_dir: Path | None = None) -> None:
         if train.exists() and val.exists():
             present = "yes (crl-made)" if manifest_path(directory, name).exists() else "yes"
         how = "yes" if can_generate(name) else f"no: {why_not_generated(name)}; `crl data download {name}`"
-        if can_generate(name) and (experts := experts_needed(name)):
-            how = "generate with an expert (" + ", ".join(f"`crl expert train {e}`" for e in experts) + ")"
+        experts = experts_needed(name) if can_generate(name) else ()
+        if missing := [e for e in experts if not (directory / "experts" / e / "config.json").exists()]:
+            how = "generate with an expert (" + ", ".join(f"`crl expert train {e}`" for e in missing) + ")"
+        elif experts:
+            how = f"yes (with the {' and '.join(experts)} expert in {directory / 'experts'})"
         print(f"{name:40s} {present:18s} {how}")
 
 
