@@ -384,6 +384,7 @@ EXPERTS = {"ant": "online-ant-xy", "humanoid": "online-humanoid-xy", "antball": 
 def _expert(args: Sequence[str]) -> int:
     """`crl expert train ant|humanoid|antball [crl train flags]`: SAC on OGBench's locomotion task with
     the `expert` preset, into DATA_DIR/experts/NAME unless --run-dir says otherwise."""
+    from crl.data.generate import default_expert_dir
     from crl.data.names import data_dir
 
     if len(args) < 2 or args[0] != "train" or args[1] not in EXPERTS:
@@ -392,7 +393,7 @@ def _expert(args: Sequence[str]) -> int:
         return 0 if args and args[0] in ("-h", "--help") else 2
     name, rest = args[1], list(args[2:])
     if not any(a.split("=")[0] in ("--run-dir", "--run_dir") for a in rest):
-        rest += ["--run-dir", str(data_dir() / "experts" / name)]
+        rest += ["--run-dir", str(default_expert_dir(data_dir(), name))]
     return _train(["--env", EXPERTS[name], "--agent", "sac", "--preset", "expert", *rest])
 
 

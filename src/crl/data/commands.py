@@ -15,6 +15,7 @@ from crl.data.generate import (
     experts_needed,
     generate,
     manifest_path,
+    missing_experts,
     why_not_generated,
 )
 from crl.data.names import OFFICIAL_DATASETS, check_dataset_name, dataset_paths
@@ -38,10 +39,9 @@ def list_datasets(data_dir: Path | None = None) -> None:
         if train.exists() and val.exists():
             present = "yes (crl-made)" if manifest_path(directory, name).exists() else "yes"
         how = "yes" if can_generate(name) else f"no: {why_not_generated(name)}; `crl data download {name}`"
-        experts = experts_needed(name) if can_generate(name) else ()
-        if missing := [e for e in experts if not (directory / "experts" / e / "config.json").exists()]:
+        if can_generate(name) and (missing := missing_experts(name, directory)):
             how = "generate with an expert (" + ", ".join(f"`crl expert train {e}`" for e in missing) + ")"
-        elif experts:
+        elif can_generate(name) and (experts := experts_needed(name)):
             how = f"yes (with the {' and '.join(experts)} expert in {directory / 'experts'})"
         print(f"{name:40s} {present:18s} {how}")
 

@@ -47,16 +47,28 @@ def experts_needed(dataset: str) -> tuple[str, ...]:
     return getattr(RECIPES.get(visual.state_dataset(dataset)), "experts", ())
 
 
+def default_expert_dir(directory: Path, name: str) -> Path:
+    """Where `crl expert train NAME` puts an expert for the data in `directory`."""
+    return directory / "experts" / name
+
+
+def missing_experts(dataset: str, directory: Path) -> list[str]:
+    """The dataset's experts not yet trained into their default place."""
+    needed = experts_needed(dataset)
+    return [e for e in needed if not (default_expert_dir(directory, e) / "config.json").exists()]
+
+
 def expert_dirs(dataset: str, directory: Path, experts: dict[str, Path] | None) -> dict[str, Path]:
     """Where each of the dataset's experts is: `experts[name]`, else DIR/experts/NAME (`crl expert train
     NAME`'s default); one line saying how to make one that is not there."""
     found = {}
     for name in experts_needed(dataset):
-        run_dir = Path((experts or {}).get(name) or directory / "experts" / name)
+        run_dir = Path((experts or {}).get(name) or default_expert_dir(directory, name))
         if not (run_dir / "config.json").exists():
             raise CrlError(
                 f"{dataset} is driven by the {name} expert, which is not in {run_dir}: train it with `crl "
-                f"expert train {name}` (into {directory / 'experts' / name}), or pass --expert {name}=RUN_DIR"
+                f"expert train {name}` (into {default_expert_dir(directory, name)}), or pass --expert "
+                f"{name}=RUN_DIR"
             )
         found[name] = run_dir
     return found

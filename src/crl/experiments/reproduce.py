@@ -122,7 +122,7 @@ def flops_per_update(run: Run) -> float:
 
 
 def data_status(dataset: str, directory: Path) -> str:
-    from crl.data.generate import can_generate, experts_needed, why_not_generated
+    from crl.data.generate import can_generate, experts_needed, missing_experts, why_not_generated
     from crl.data.names import dataset_paths
     from crl.experiments.sweep import is_online
 
@@ -132,8 +132,7 @@ def data_status(dataset: str, directory: Path) -> str:
     if all(p.exists() for p in dataset_paths(dataset, directory)):
         return "present"
     experts = experts_needed(dataset)
-    missing = [e for e in experts if not (directory / "experts" / e / "config.json").exists()]
-    if missing:
+    if missing := missing_experts(dataset, directory):
         how = ", ".join(f"`crl expert train {e}`" for e in missing)
         return f"generatable once the {' and '.join(missing)} expert is trained ({how})"
     if can_generate(dataset):
