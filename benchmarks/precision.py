@@ -61,7 +61,7 @@ def main() -> None:
             print(rows[-1], flush=True)
     command = f"python benchmarks/precision.py --steps {args.steps}{' --paper' if args.paper else ''}"
     lines = [
-        SECTION,
+        SECTION + (" (paper configs)" if args.paper else " (quick configs)"),
         "",
         f"Produced by `{command}` "
         f"on {datetime.date.today()}. Machine: {platform.machine()}, {os.cpu_count()} CPU cores, JAX "
@@ -73,7 +73,7 @@ def main() -> None:
         "",
         *rows,
     ]
-    write_section(BENCHMARKS, SECTION, "\n".join(lines))
+    write_section(BENCHMARKS, lines[0], "\n".join(lines))
     print("\n".join(lines))
 
 

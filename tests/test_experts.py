@@ -101,3 +101,23 @@ def test_expert_training_resumes_bit_identical_and_evaluates_its_objective(tmp_p
     )
     assert abs(evaluation["speed"] - evaluation["return"] / (1000 * 0.1)) < 1e-6  # return / episode time
     assert main(["expert", "train", "cheetah"]) == 2
+    assert _limit_masks(_final(straight, 3000), 1000) == [1.0, 1.0, 1.0]  # the ant bootstraps at its limit
+
+
+def _limit_masks(carry, length: int) -> list[float]:
+    """The mask of each round's last transition, for the rounds whose first episode ran to the limit."""
+    masks = np.asarray(carry[1].replay.masks)[: int(carry[1].replay.inserted)]
+    rounds = masks.reshape(-1, length)
+    return [float(r[-1]) for r in rounds if r[:-1].all()]
+
+
+def test_antball_s_time_limit_is_terminal_as_ogbench_s_run_sets_it(tmp_path, monkeypatch):
+    """OGBench trains its antball expert with --terminate_at_end=1: the 200th step of an episode has mask
+    0, where the ant's limit bootstraps (the test above)."""
+    monkeypatch.setenv("CRL_DATA_DIR", str(tmp_path / "data"))
+    flags = ["--steps", "1000", "--random-steps", "1000", "--checkpoint-every", "1000", "--log-every", "1000"]
+    assert main(["expert", "train", "antball", *FLAGS, *flags]) == 0
+    carry = _final(tmp_path / "data" / "experts" / "antball", 1000)
+    assert carry[1].replay.inserted == 1000
+    whole = _limit_masks(carry, 200)
+    assert len(whole) >= 3 and whole == [0.0] * len(whole)

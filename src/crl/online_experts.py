@@ -5,8 +5,9 @@ A round steps every copy `collect / num_envs` steps (one episode length) and the
 update_ratio` updates, dispatched before the copies step so that both run at once. A copy starts a fresh
 episode at the round's start and after every termination (a fallen ant), named by (run seed, round, copy,
 episodes begun in the round); an episode still running at the round's end is cut there like a time limit
-(its last transition bootstraps). No episode spans two rounds, so (agent states, collectors) is the whole
-state of a run at a round's end, and a resumed run continues bit for bit.
+(its last transition bootstraps, except where antball reaches its own 200-step limit, which OGBench's run
+treats as terminal). No episode spans two rounds, so (agent states, collectors) is the whole state of a
+run at a round's end, and a resumed run continues bit for bit.
 
 Evaluation runs whole episodes of the deterministic policy: the mean return (what OGBench logs for its
 experts), the fraction of episodes the robot stays up to the end, the speed along the commanded direction
@@ -117,15 +118,16 @@ class ExpertRounds:
             actions = np.asarray(chosen).reshape(copies, -1)
             for i in range(copies):
                 next_obs, reward, terminated, _ = task.step(self.envs[i], actions[i], streams[i], steps[i])
+                steps[i] += 1
+                at_limit = task.terminal_at_limit and steps[i] == task.episode_length
                 for key, value in (
                     ("observations", obs[i]),
                     ("actions", actions[i]),
                     ("rewards", reward),
-                    ("masks", 0.0 if terminated else 1.0),
+                    ("masks", 0.0 if terminated or at_limit else 1.0),
                     ("next_observations", next_obs),
                 ):
                     rows[key][i, t] = value
-                steps[i] += 1
                 if terminated:
                     fell[i] += 1
                     next_obs, streams[i] = start(i)

@@ -7,9 +7,9 @@
 
 z is a unit direction in the plane, redrawn every 100 (ant) or 200 (humanoid) steps by OGBench's own
 wrappers (shipped in ogbench, and used here). The ant and antball end an episode when the torso leaves its
-healthy height range. Those wrappers and environments draw from NumPy's global generator; crl seeds it per
-episode and step (as its OGBench evaluation does), so that an episode is a function of its seed and a
-resumed run replays exactly.
+healthy height range; antball's also ends, without bootstrapping, at its 200-step limit. Those wrappers
+and environments draw from NumPy's global generator; crl seeds it per episode and step (as its OGBench
+evaluation does), so that an episode is a function of its seed and a resumed run replays exactly.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ class LocomotionTask:
     episode_length: int
     dt: float  # seconds per step: speeds from displacements
     resample: int | None = None  # steps between directions (None: no direction command)
+    # OGBench's antball run counts its time limit as a terminal state (data_gen_scripts/commands.sh,
+    # --terminate_at_end=1): the last step of a whole episode does not bootstrap
+    terminal_at_limit: bool = False
 
     @property
     def obs_shape(self) -> tuple[int, ...]:
@@ -99,6 +102,7 @@ EXPERT_TASKS: dict[str, LocomotionTask] = {
             8,
             200,
             dt=0.1,
+            terminal_at_limit=True,
         ),
     )
 }
