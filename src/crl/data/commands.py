@@ -38,12 +38,18 @@ def list_datasets(data_dir: Path | None = None) -> None:
         present = "no"
         if train.exists() and val.exists():
             present = "yes (crl-made)" if manifest_path(directory, name).exists() else "yes"
-        how = "yes" if can_generate(name) else f"no: {why_not_generated(name)}; `crl data download {name}`"
-        if can_generate(name) and (missing := missing_experts(name, directory)):
-            how = "generate with an expert (" + ", ".join(f"`crl expert train {e}`" for e in missing) + ")"
-        elif can_generate(name) and (experts := experts_needed(name)):
-            how = f"yes (with the {' and '.join(experts)} expert in {directory / 'experts'})"
-        print(f"{name:40s} {present:18s} {how}")
+        print(f"{name:40s} {present:18s} {_how_to_make(name, directory)}")
+
+
+def _how_to_make(name: str, directory: Path) -> str:
+    """`crl data list`'s last column: whether crl can make the dataset here, and what it needs first."""
+    if not can_generate(name):
+        return f"no: {why_not_generated(name)}; `crl data download {name}`"
+    if missing := missing_experts(name, directory):
+        return "generate with an expert (" + ", ".join(f"`crl expert train {e}`" for e in missing) + ")"
+    if experts := experts_needed(name):
+        return f"yes (with the {' and '.join(experts)} expert in {directory / 'experts'})"
+    return "yes"
 
 
 def _expert_flags(dataset: str, values: tuple[str, ...]) -> dict[str, Path]:
