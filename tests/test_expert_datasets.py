@@ -3,6 +3,7 @@ OGBench's waypoint oracle, in the official layout, loadable by ogbench, resumabl
 
 from __future__ import annotations
 
+import shutil
 from collections import deque
 
 import gymnasium
@@ -140,11 +141,35 @@ def test_data_list_names_only_the_experts_still_missing(data_dir, capsys):
     assert "generate with an expert (`crl expert train humanoid`)" in rows["humanoidmaze-medium-stitch-v0"]
 
 
+def test_an_unfinished_expert_makes_no_dataset_until_resumed_to_its_last_step(data_dir, tmp_path, capsys):
+    killed = tmp_path / "experts" / "ant"
+    shutil.copytree(data_dir / "experts" / "ant", killed)
+    shutil.rmtree(killed / "checkpoints" / "2000")  # what a run killed between its two checkpoints leaves
+    unfinished = r"unfinished .*\(step 1,000 of 2,000\): finish it with `crl expert train ant --resume`"
+    with pytest.raises(CrlError, match=unfinished):
+        gen.generate(NAVIGATE, tmp_path, episodes=1, progress=False)
+    finish = "(`crl expert train ant --resume`, at step 1,000 of 2,000)"
+    assert finish in _list_rows(tmp_path, capsys)[NAVIGATE]
+    dataset = "antmaze-large-navigate-v0"
+    assert main(["reproduce", "mrcrl-table1", "--dry-run", "--data-dir", str(tmp_path), "--out",
+                 str(tmp_path), "--datasets", dataset]) == 0  # fmt: skip
+    assert f"generatable once the ant expert is trained {finish}" in capsys.readouterr().out
+
+    assert main(["expert", "train", "ant", "--resume", "--no-progress", "--run-dir", str(killed)]) == 0
+    assert "yes (with the ant expert in " in _list_rows(tmp_path, capsys)[NAVIGATE]
+
+
+def _list_rows(directory, capsys) -> dict[str, str]:
+    capsys.readouterr()
+    assert main(["data", "list", "--data-dir", str(directory)]) == 0
+    return {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+
+
 def test_data_list_and_the_table1_dry_run_name_the_expert_datasets(capsys, tmp_path):
     assert main(["data", "list", "--data-dir", str(tmp_path)]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert "generate with an expert (`crl expert train ant`)" in rows["antmaze-large-navigate-v0"]
-    assert "(`crl expert train ant`, `crl expert train antball`)" in rows["antsoccer-arena-stitch-v0"]
+    assert "(`crl expert train ant`; `crl expert train antball`)" in rows["antsoccer-arena-stitch-v0"]
     assert "generate with an expert (`crl expert train humanoid`)" in rows["humanoidmaze-medium-stitch-v0"]
     datasets = "antmaze-large-navigate-v0,humanoidmaze-medium-stitch-v0"
     assert main(["reproduce", "mrcrl-table1", "--dry-run", "--data-dir", str(tmp_path), "--out",

@@ -46,7 +46,7 @@ def _how_to_make(name: str, directory: Path) -> str:
     if not can_generate(name):
         return f"no: {why_not_generated(name)}; `crl data download {name}`"
     if missing := missing_experts(name, directory):
-        return "generate with an expert (" + ", ".join(f"`crl expert train {e}`" for e in missing) + ")"
+        return "generate with an expert (" + "; ".join(map(str, missing.values())) + ")"
     if experts := experts_needed(name):
         return f"yes (with the {' and '.join(experts)} expert in {directory / 'experts'})"
     return "yes"

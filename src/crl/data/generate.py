@@ -15,6 +15,7 @@ import multiprocessing
 import shutil
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from tqdm import tqdm
@@ -52,24 +53,70 @@ def default_expert_dir(directory: Path, name: str) -> Path:
     return directory / "experts" / name
 
 
-def missing_experts(dataset: str, directory: Path) -> list[str]:
-    """The dataset's experts not yet trained into their default place."""
-    needed = experts_needed(dataset)
-    return [e for e in needed if not (default_expert_dir(directory, e) / "config.json").exists()]
+def expert_progress(run_dir: Path) -> tuple[int, int] | None:
+    """(the latest checkpoint's step, the steps the run was asked for) of the expert run in `run_dir`;
+    None when no run is there."""
+    from crl.checkpoint import Checkpoints
+    from crl.train import read_config, seed_runs
+
+    if not (run_dir / "config.json").exists():
+        return None
+    config = read_config(run_dir)
+    checkpoints = Checkpoints(seed_runs(run_dir, config)[0][1] / "checkpoints")
+    try:
+        return checkpoints.latest_step() or 0, config.steps
+    finally:
+        checkpoints.close()
+
+
+class ExpertTodo(NamedTuple):
+    """What an expert still needs before it may drive a dataset: the command, and its step so far if begun."""
+
+    command: str
+    progress: tuple[int, int] | None
+
+    def __str__(self) -> str:
+        return self.command + (f", at {self.steps}" if self.progress else "")
+
+    @property
+    def steps(self) -> str:
+        done, asked = self.progress or (0, 0)
+        return f"step {done:,} of {asked:,}"
+
+
+def expert_todo(name: str, run_dir: Path, directory: Path) -> ExpertTodo | None:
+    """How to train, or finish, the expert run in `run_dir`; None once it has run all its steps."""
+    progress = expert_progress(run_dir)
+    default = run_dir.resolve() == default_expert_dir(directory, name).resolve()
+    where = "" if default else f" --run-dir {run_dir}"
+    if progress is None:
+        return ExpertTodo(f"`crl expert train {name}{where}`", None)
+    if progress[0] < progress[1]:
+        return ExpertTodo(f"`crl expert train {name} --resume{where}`", progress)
+    return None
+
+
+def missing_experts(dataset: str, directory: Path) -> dict[str, ExpertTodo]:
+    """The dataset's experts not trained to their last step in their default place, each with what it
+    needs. Only finished experts make datasets: a checkpoint halfway through is not the published recipe."""
+    todo = {e: expert_todo(e, default_expert_dir(directory, e), directory) for e in experts_needed(dataset)}
+    return {e: t for e, t in todo.items() if t}
 
 
 def expert_dirs(dataset: str, directory: Path, experts: dict[str, Path] | None) -> dict[str, Path]:
     """Where each of the dataset's experts is: `experts[name]`, else DIR/experts/NAME (`crl expert train
-    NAME`'s default); one line saying how to make one that is not there."""
+    NAME`'s default); one line saying how to train or finish one that is not there or not done."""
     found = {}
     for name in experts_needed(dataset):
         run_dir = Path((experts or {}).get(name) or default_expert_dir(directory, name))
-        if not (run_dir / "config.json").exists():
-            raise CrlError(
-                f"{dataset} is driven by the {name} expert, which is not in {run_dir}: train it with `crl "
-                f"expert train {name}` (into {default_expert_dir(directory, name)}), or pass --expert "
-                f"{name}=RUN_DIR"
+        if todo := expert_todo(name, run_dir, directory):
+            problem = (
+                f"is unfinished in {run_dir} ({todo.steps}): finish it with {todo.command}"
+                if todo.progress
+                else f"is not in {run_dir}: train it with {todo.command}"
             )
+            instead = "" if experts and name in experts else f", or pass --expert {name}=RUN_DIR"
+            raise CrlError(f"{dataset} is driven by the {name} expert, which {problem}{instead}")
         found[name] = run_dir
     return found
 

@@ -133,7 +133,7 @@ def data_status(dataset: str, directory: Path) -> str:
         return "present"
     experts = experts_needed(dataset)
     if missing := missing_experts(dataset, directory):
-        how = ", ".join(f"`crl expert train {e}`" for e in missing)
+        how = "; ".join(map(str, missing.values()))
         return f"generatable once the {' and '.join(missing)} expert is trained ({how})"
     if can_generate(dataset):
         return "generated on first use" + (f" (with the {' and '.join(experts)} expert)" if experts else "")
