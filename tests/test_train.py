@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from crl.checkpoint import Checkpoints
 from crl.config import from_dict, to_dict
 from crl.errors import CrlError
 from crl.logs import read_jsonl
+from crl.run_lock import run_lock
 from crl.train import boundaries, train
 from tests.conftest import kill_at_checkpoint, tiny_config
 
@@ -183,3 +185,16 @@ def test_no_complete_checkpoint_names_the_damaged_one(tiny_data_dir, tmp_path):
         _damage(tmp_path / "run" / "checkpoints" / str(step), "truncated")
     with pytest.raises(CrlError, match="checkpoint 40 in .* is damaged .* no older checkpoint is complete"):
         train(dataclasses.replace(config, resume=True))
+
+
+def test_a_run_directory_in_use_is_refused_until_its_process_lets_go(tiny_data_dir, tmp_path):
+    config = tiny_config(tiny_data_dir, tmp_path / "run", steps=10)
+    train(config)
+    before = _final_params(tmp_path / "run", config)
+    resume = dataclasses.replace(config, steps=20, resume=True)
+    with run_lock(tmp_path / "run"):  # as another process training there holds it (flock: per open file)
+        with pytest.raises(CrlError, match=rf"in use by another crl process \(pid {os.getpid()}\)"):
+            train(resume)
+        _assert_same(before, _final_params(tmp_path / "run", config))  # nothing written meanwhile
+    train(resume)
+    assert int(_final_params(tmp_path / "run", config).step) == 20

@@ -29,6 +29,7 @@ from crl.data.sampling import DeviceData, to_device
 from crl.errors import CrlError, EnvironmentFailure
 from crl.evaluation import EvalResult, evaluate_seeds
 from crl.logs import RunLog, read_jsonl
+from crl.run_lock import run_lock
 
 
 @partial(jax.jit, static_argnames=("config", "length"))
@@ -356,6 +357,11 @@ def train(config: TrainConfig) -> list[EvalResult] | None:
     """Train (or resume) a run of one or more seeds; returns each seed's final evaluation, if any."""
     config.validate()
     run_dir = prepare_run_dir(config)
+    with run_lock(run_dir):
+        return _train_in(run_dir, config)
+
+
+def _train_in(run_dir: Path, config: TrainConfig) -> list[EvalResult] | None:
     runs = seed_runs(run_dir, config)
     seeds = [seed for seed, _ in runs]
     if config.seeds > 1:
