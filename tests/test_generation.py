@@ -61,6 +61,32 @@ def test_a_killed_generation_resumes_to_the_same_file(tmp_path):
     assert not parts.exists()  # parts are cleaned up once the dataset is whole
 
 
+def test_a_run_needing_a_dataset_another_process_is_generating_waits_and_uses_its_files(tmp_path):
+    name = "pointmaze-medium-navigate-v0"
+    maker = (  # holds the dataset's lock as a generating process does, and generates it when told to
+        "import sys; from pathlib import Path; from crl.data.generate import generate; "
+        "from crl.locks import dataset_lock\n"
+        f"with dataset_lock(Path({str(tmp_path)!r}), {name!r}):\n"
+        "    print('generating', flush=True); sys.stdin.readline()\n"
+        f"    generate({name!r}, Path({str(tmp_path)!r}), episodes=2, progress=False)"
+    )
+    user = (
+        f"from pathlib import Path; from crl.data.store import ensure_files; ensure_files({name!r}, "
+        f"Path({str(tmp_path)!r}), progress=False)"
+    )  # what `crl train` does first (default: 1,000 episodes)
+    pipes = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    making = subprocess.Popen([sys.executable, "-c", maker], **pipes)
+    assert making.stdout.readline() == "generating\n"
+    using = subprocess.Popen([sys.executable, "-c", user], **pipes)
+    assert "is generating pointmaze-medium-navigate-v0" in using.stdout.readline()  # it waits
+    assert using.poll() is None and not list(tmp_path.glob("*.npz"))
+    making.communicate("\n", timeout=120)
+    out, _ = using.communicate(timeout=120)
+    assert making.returncode == using.returncode == 0, out
+    assert "generating it locally" not in out  # it read the files the other process made: 2 episodes
+    assert _arrays(tmp_path / f"{name}.npz")["terminals"].sum() == 2
+
+
 FULL = os.environ.get("CRL_TEST_SCALE") == "full"
 _IN_FULL = pytest.mark.skipif(not FULL, reason="CRL_TEST_SCALE=full; CI's reduced form: pointmaze and scene")
 

@@ -14,8 +14,8 @@ from crl.agents import crl as agent
 from crl.checkpoint import Checkpoints
 from crl.config import from_dict, to_dict
 from crl.errors import CrlError
+from crl.locks import run_lock
 from crl.logs import read_jsonl
-from crl.run_lock import run_lock
 from crl.train import boundaries, train
 from tests.conftest import kill_at_checkpoint, tiny_config
 

@@ -28,8 +28,8 @@ from crl.data.names import data_dir, env_name
 from crl.data.sampling import DeviceData, to_device
 from crl.errors import CrlError, EnvironmentFailure
 from crl.evaluation import EvalResult, evaluate_seeds
+from crl.locks import run_lock
 from crl.logs import RunLog, read_jsonl
-from crl.run_lock import run_lock
 
 
 @partial(jax.jit, static_argnames=("config", "length"))

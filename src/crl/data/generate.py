@@ -27,6 +27,7 @@ from crl.data.dataset import read_npz
 from crl.data.names import check_dataset_name, dataset_paths
 from crl.data.npz import write_npz_atomic, write_npz_pieces
 from crl.errors import CrlError
+from crl.locks import dataset_lock
 
 RECIPES: dict = {**locomaze.RECIPES, **antsoccer.RECIPES, **manipspace.RECIPES}
 CHUNK_STEPS = 5_000  # about this many transitions per chunk (at least one episode): work for every worker
@@ -202,8 +203,23 @@ def generate(
                 f"{path} is already there and crl did not write it, so crl will not replace it: move it "
                 f"out of {directory} to generate {dataset} there, or use another --data-dir"
             )
-    if visual.can_render(dataset):
-        return _render_pixels(dataset, directory, episodes, seed, workers, progress, experts)
+    with dataset_lock(directory, dataset):  # a second process making it waits, not races to assemble it
+        if visual.can_render(dataset):
+            return _render_pixels(dataset, directory, episodes, seed, workers, progress, experts)
+        job = (episodes, seed, workers, progress, chunk_episodes, experts)
+        return _generate_states(dataset, directory, *job)
+
+
+def _generate_states(
+    dataset: str,
+    directory: Path,
+    episodes: int | None,
+    seed: int,
+    workers: int,
+    progress: bool,
+    chunk_episodes: int | None,
+    experts: dict[str, Path] | None,
+) -> tuple[Path, Path]:
     recipe = RECIPES[dataset]
     experts = expert_dirs(dataset, directory, experts)
     episodes = recipe.episodes if episodes is None else episodes

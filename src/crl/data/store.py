@@ -14,6 +14,7 @@ from crl.data.generate import can_generate, generate, why_not_generated, written
 from crl.data.names import check_dataset_name, dataset_paths, env_name
 from crl.data.visual import can_render
 from crl.errors import CrlError
+from crl.locks import dataset_lock
 
 
 @dataclass
@@ -57,8 +58,11 @@ def ensure_files(dataset: str, directory: Path, progress: bool = True) -> tuple[
             f"{missing} not found, and {present.name} beside it was not written by crl: copy {missing.name} "
             f"into {directory}, or remove {present.name} so that crl can generate both"
         )
-    print(f"{dataset} is not in {directory}: generating it locally (done once, then cached)")
-    return generate(dataset, directory, progress=progress)
+    with dataset_lock(directory, dataset):  # another process (a parallel run) may be making it: wait
+        if train_path.exists() and val_path.exists():
+            return train_path, val_path
+        print(f"{dataset} is not in {directory}: generating it locally (done once, then cached)")
+        return generate(dataset, directory, progress=progress)
 
 
 def env_spaces(env_id: str) -> tuple[tuple[int, ...], int]:
