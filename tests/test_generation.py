@@ -11,6 +11,7 @@ import numpy as np
 import ogbench
 import pytest
 
+from crl.data import generate as gen
 from crl.data.generate import generate
 from crl.data.verify import verify
 from crl.errors import CrlError
@@ -85,6 +86,20 @@ def test_a_run_needing_a_dataset_another_process_is_generating_waits_and_uses_it
     assert making.returncode == using.returncode == 0, out
     assert "generating it locally" not in out  # it read the files the other process made: 2 episodes
     assert _arrays(tmp_path / f"{name}.npz")["terminals"].sum() == 2
+
+
+def test_a_dataset_already_made_with_the_same_settings_is_kept_not_made_again(tmp_path, monkeypatch):
+    name, made, real = "pointmaze-medium-navigate-v0", [], gen.generate_chunk
+    train, val = generate(name, tmp_path, episodes=2, progress=False)
+    reference = train.read_bytes()
+    monkeypatch.setattr(gen, "generate_chunk", lambda *job: made.append(job[2:4]) or real(*job))
+    assert generate(name, tmp_path, episodes=2, progress=False) == (train, val) and made == []
+    val.unlink()  # a file gone: made again
+    generate(name, tmp_path, episodes=2, progress=False)
+    assert made == [(0, 0), (1, 0)] and train.read_bytes() == reference
+    made.clear()
+    generate(name, tmp_path, episodes=3, progress=False)  # other settings: made again
+    assert made and _arrays(train)["terminals"].sum() == 3
 
 
 FULL = os.environ.get("CRL_TEST_SCALE") == "full"

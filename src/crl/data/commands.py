@@ -98,7 +98,7 @@ def generate_dataset(
         print(f"generating {name}: {count} episodes, seed {seed}, {workers} worker(s), into {directory}")
     experts = _expert_flags(name, expert)
     train, val = generate(name, directory, episodes=episodes, seed=seed, workers=workers, experts=experts)
-    print(f"wrote {train}\nwrote {val}")
+    print(f"done: {train}\ndone: {val}")
 
 
 def verify(path: Annotated[Path, tyro.conf.Positional]) -> None:

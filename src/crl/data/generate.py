@@ -227,6 +227,11 @@ def _generate_states(
         raise CrlError(f"--episodes and --workers must be at least 1, got {episodes} and {workers}")
     val_episodes = max(1, episodes // 10)
     per_chunk = chunk_episodes or max(1, CHUNK_STEPS // recipe.episode_steps)
+    made = {"experts": {name: _expert_record(d) for name, d in experts.items()}} if experts else {}
+    settings = dict(recipe=dict(vars(recipe)), seed=seed, episodes=episodes, **made)
+    if _already_made(dataset, directory, settings):
+        print(f"{dataset} is already made in {directory} with these settings (checksums match): kept")
+        return dataset_paths(dataset, directory)
     made_by = f"-experts{_fingerprint(experts)}" if experts else ""  # other experts: other episodes
     parts = directory / f".{dataset}.parts" / f"seed{seed}-episodes{episodes}-chunk{per_chunk}{made_by}"
     parts.mkdir(parents=True, exist_ok=True)
@@ -240,8 +245,16 @@ def _generate_states(
         total=total, initial=done, desc=desc, unit="step", unit_scale=True, disable=not progress
     ) as bar:
         _run_chunks(dataset, seed, parts, todo, workers, bar, experts)
-    made = {"experts": {name: _expert_record(d) for name, d in experts.items()}} if experts else {}
     return _assemble(dataset, directory, parts, chunks, recipe, seed, episodes, val_episodes, **made)
+
+
+def _already_made(dataset: str, directory: Path, settings: dict) -> bool:
+    """Whether crl's manifest records the dataset as made with `settings`, and its files are still those."""
+    manifest = _read_manifest(directory, dataset)
+    recorded = manifest.get("sha256", {})
+    same = all(manifest.get(k) == json.loads(json.dumps(v)) for k, v in settings.items())  # as JSON holds it
+    paths = dataset_paths(dataset, directory)
+    return same and all(p.exists() and recorded.get(p.name) == sha256(p) for p in paths)
 
 
 def _fingerprint(experts: dict[str, Path]) -> str:
