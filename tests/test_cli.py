@@ -1,3 +1,4 @@
+import errno
 import subprocess
 import sys
 from functools import partial
@@ -6,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from crl.cli import COMMANDS, main
+from crl.data import generate as gen
 from crl.data.generate import generate
 from crl.data.store import ensure_files
 from tests.conftest import DATASET
@@ -166,3 +168,17 @@ def test_a_file_where_a_directory_belongs_is_one_line(flag, tmp_path, capsys):
         code, _, err = _run(["train", flag, str(path), "--steps", "10", *run_dir], capsys)
         assert code == 2 and err.strip().count("\n") == 0, err
         assert f"{blocker} is a file" in err and flag in err
+
+
+def test_a_full_disk_is_one_line_and_other_os_errors_are_not_hidden(monkeypatch, tmp_path, capsys):
+    def write_chunk(*job):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gen, "generate_chunk", write_chunk)
+    assert main(["data", "generate", DATASET, "--episodes", "2", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err  # the progress bar's lines, then crl's
+    assert "Traceback" not in err and err.count("crl: error:") == 1
+    assert err.strip().splitlines()[-1].startswith("crl: error: no space left on the device: free space")
+    monkeypatch.setattr(gen, "generate_chunk", lambda *job: (tmp_path / "missing" / "file").read_bytes())
+    with pytest.raises(FileNotFoundError):
+        main(["data", "generate", DATASET, "--episodes", "2", "--data-dir", str(tmp_path)])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 
 from crl.agents import crl as agent
@@ -198,3 +199,31 @@ def test_a_run_directory_in_use_is_refused_until_its_process_lets_go(tiny_data_d
         _assert_same(before, _final_params(tmp_path / "run", config))  # nothing written meanwhile
     train(resume)
     assert int(_final_params(tmp_path / "run", config).step) == 20
+
+
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_the_run_resumes(tiny_data_dir, tmp_path, monkeypatch):
+    config = tiny_config(tiny_data_dir, tmp_path / "run", steps=30, log_every=10, checkpoint_every=10)
+    real = ocp.CheckpointManager.save
+
+    def save(manager, step, *args, **kwargs):
+        if step == 20:  # as tensorstore reports it, through orbax
+            raise ValueError("RESOURCE_EXHAUSTED: No space left on device [os_error_code='28']")
+        return real(manager, step, *args, **kwargs)
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", save)
+    with pytest.raises(CrlError, match="no space left on the device of .* for checkpoint 20 .* --resume"):
+        train(config)
+    monkeypatch.setattr(ocp.CheckpointManager, "save", real)
+    train(dataclasses.replace(config, resume=True))
+    straight = tiny_config(tiny_data_dir, tmp_path / "straight", steps=30, log_every=10, checkpoint_every=10)
+    train(straight)
+    _assert_same(_final_params(tmp_path / "run", config), _final_params(tmp_path / "straight", config))
+
+
+def test_other_checkpoint_failures_are_not_called_a_full_disk(tiny_data_dir, tmp_path, monkeypatch):
+    def save(manager, step, *args, **kwargs):
+        raise ValueError("some other orbax failure")
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", save)
+    with pytest.raises(ValueError, match="some other orbax failure"):
+        train(tiny_config(tiny_data_dir, tmp_path / "run", steps=10))

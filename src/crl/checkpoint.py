@@ -5,9 +5,11 @@ told from a good one."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import shutil
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,9 @@ import orbax.checkpoint as ocp
 from crl.checksums import sha256
 from crl.errors import CrlError
 
-logging.getLogger("absl").setLevel(logging.ERROR)
+# Orbax logs a failure in its writer threads (with a traceback), then raises it in the caller: the raise is
+# what crl reports, so the logs are not shown.
+logging.getLogger("absl").setLevel(logging.CRITICAL)
 
 CHECKSUMS = "crl-sha256.json"
 LARGE_LEAF = 2**30  # bytes: a leaf this large is restored in slices (`_read_in_slices`)
@@ -33,6 +37,26 @@ def _large(leaf: Any) -> bool:
 @partial(jax.jit, donate_argnums=0)
 def _write_rows(out: jax.Array, rows: jax.Array, start: int) -> jax.Array:
     return jax.lax.dynamic_update_slice_in_dim(out, rows, start, 0)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    # Orbax raises a full disk as tensorstore's ValueError ("No space left on device [os_error_code='28']").
+    return getattr(exc, "errno", None) == errno.ENOSPC or "os_error_code='28'" in str(exc)
+
+
+def _without_closed_loop_errors(hook):
+    """`hook` (sys.unraisablehook), less the errors of writes still in flight when orbax's failed save
+    closed its event loop: one per write, after the failure that crl reports."""
+
+    def quiet(unraisable) -> None:
+        if not (unraisable.exc_type is RuntimeError and str(unraisable.exc_value) == "Event loop is closed"):
+            hook(unraisable)
+
+    return quiet
+
+
+def _nbytes(tree: Any) -> int:
+    return sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree) if hasattr(leaf, "dtype"))
 
 
 class Checkpoints:
@@ -52,8 +76,20 @@ class Checkpoints:
         return sorted(self.manager.all_steps())
 
     def save(self, step: int, state: Any) -> None:
-        self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
-        self.manager.wait_until_finished()
+        hook = sys.unraisablehook
+        sys.unraisablehook = _without_closed_loop_errors(hook)
+        try:
+            self.manager.save(step, args=ocp.args.StandardSave(state), force=True)
+            self.manager.wait_until_finished()
+        except (OSError, ValueError) as exc:
+            if not _disk_full(exc):
+                raise
+            raise CrlError(
+                f"no space left on the device of {self.directory} for checkpoint {step} (the state takes "
+                f"{_nbytes(state) / 2**20:,.0f} MiB): free space there, then continue with --resume from "
+                "the last checkpoint"
+            ) from None
+        sys.unraisablehook = hook  # kept quiet after a failure: writes still in flight report as they end
         step_dir = self.directory / str(step)
         files = sorted(p for p in step_dir.rglob("*") if p.is_file() and p.name != CHECKSUMS)
         record = {str(p.relative_to(step_dir)): sha256(p) for p in files}

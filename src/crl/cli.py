@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import time
@@ -450,6 +451,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        print(
+            f"crl: error: no space left on the device{where}: free space there, then run the same command "
+            "again (with --resume for a training run; a generation keeps its finished chunks)",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":
