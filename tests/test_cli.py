@@ -170,7 +170,9 @@ def test_a_file_where_a_directory_belongs_is_one_line(flag, tmp_path, capsys):
         assert f"{blocker} is a file" in err and flag in err
 
 
-def test_a_full_disk_is_one_line_and_other_os_errors_are_not_hidden(monkeypatch, tmp_path, capsys):
+def test_a_full_disk_or_an_unwritable_directory_is_one_line_other_os_errors_are_not_hidden(
+    monkeypatch, tmp_path, capsys
+):
     def write_chunk(*job):
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -179,6 +181,14 @@ def test_a_full_disk_is_one_line_and_other_os_errors_are_not_hidden(monkeypatch,
     err = capsys.readouterr().err  # the progress bar's lines, then crl's
     assert "Traceback" not in err and err.count("crl: error:") == 1
     assert err.strip().splitlines()[-1].startswith("crl: error: no space left on the device: free space")
+
+    def not_allowed(*job):
+        raise PermissionError(errno.EACCES, "Permission denied", "/shared/data/part.npz")
+
+    monkeypatch.setattr(gen, "generate_chunk", not_allowed)
+    assert main(["data", "generate", DATASET, "--episodes", "2", "--data-dir", str(tmp_path)]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("crl: error: cannot write /shared/data/part.npz (Permission denied): give a")
     monkeypatch.setattr(gen, "generate_chunk", lambda *job: (tmp_path / "missing" / "file").read_bytes())
     with pytest.raises(FileNotFoundError):
         main(["data", "generate", DATASET, "--episodes", "2", "--data-dir", str(tmp_path)])

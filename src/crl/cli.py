@@ -452,15 +452,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 130
     except OSError as exc:
-        if exc.errno != errno.ENOSPC:
+        if (message := _os_error_line(exc)) is None:
             raise
-        where = f" writing {exc.filename}" if exc.filename else ""
-        print(
-            f"crl: error: no space left on the device{where}: free space there, then run the same command "
-            "again (with --resume for a training run; a generation keeps its finished chunks)",
-            file=sys.stderr,
-        )
+        print(f"crl: error: {message}", file=sys.stderr)
         return 2
+
+
+def _os_error_line(exc: OSError) -> str | None:
+    """One line with the fix for the OS errors a user's set-up causes (a full disk, a directory crl may not
+    write); None for any other (a bug, shown in full)."""
+    where = f" {exc.filename}" if exc.filename else ""
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"no space left on the device{' of' + where if where else ''}: free space there, then run the "
+            "same command again (with --resume for a training run; a generation keeps its finished chunks)"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"cannot write{where or ' there'} ({exc.strerror}): give a directory crl can write "
+            "(--run-dir, --data-dir or $CRL_DATA_DIR, --out)"
+        )
+    return None
 
 
 if __name__ == "__main__":
