@@ -1,6 +1,5 @@
 import dataclasses
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from crl.agents import crl as agent
 from crl.checkpoint import Checkpoints
 from crl.config import from_dict, to_dict
 from crl.errors import CrlError
-from crl.locks import run_lock
 from crl.logs import read_jsonl
 from crl.train import boundaries, train
 from tests.conftest import kill_at_checkpoint, tiny_config
@@ -192,11 +190,17 @@ def test_a_run_directory_in_use_is_refused_until_its_process_lets_go(tiny_data_d
     config = tiny_config(tiny_data_dir, tmp_path / "run", steps=10)
     train(config)
     before = _final_params(tmp_path / "run", config)
+    holder = subprocess.Popen(  # holds the run directory as a process training there does
+        [sys.executable, "-c", "import sys; from crl.locks import run_lock\n"
+         f"with run_lock({str(tmp_path / 'run')!r}):\n    print('held', flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline() == "held\n"
     resume = dataclasses.replace(config, steps=20, resume=True)
-    with run_lock(tmp_path / "run"):  # as another process training there holds it (flock: per open file)
-        with pytest.raises(CrlError, match=rf"in use by another crl process \(pid {os.getpid()}\)"):
-            train(resume)
-        _assert_same(before, _final_params(tmp_path / "run", config))  # nothing written meanwhile
+    with pytest.raises(CrlError, match=rf"in use by another crl process \(pid {holder.pid}\)"):
+        train(resume)
+    _assert_same(before, _final_params(tmp_path / "run", config))  # nothing written meanwhile
+    holder.communicate("\n", timeout=60)
     train(resume)
     assert int(_final_params(tmp_path / "run", config).step) == 20
 
