@@ -56,18 +56,17 @@ def default_expert_dir(directory: Path, name: str) -> Path:
 
 def expert_progress(run_dir: Path) -> tuple[int, int] | None:
     """(the latest checkpoint's step, the steps the run was asked for) of the expert run in `run_dir`;
-    None when no run is there."""
-    from crl.checkpoint import Checkpoints
-    from crl.train import read_config, seed_runs
-
-    if not (run_dir / "config.json").exists():
-        return None
-    config = read_config(run_dir)
-    checkpoints = Checkpoints(seed_runs(run_dir, config)[0][1] / "checkpoints")
+    None when no run is there. Read from the files alone: `crl data list` asks it of every expert dataset
+    and need not start JAX."""
     try:
-        return checkpoints.latest_step() or 0, config.steps
-    finally:
-        checkpoints.close()
+        config = json.loads((run_dir / "config.json").read_text())["config"]
+    except FileNotFoundError:
+        return None
+    seed_dir = run_dir if config["seeds"] == 1 else run_dir / f"seed{config['seed']}"  # as train.seed_runs
+    # A finished save is a directory named by its step (orbax renames it there whole): what orbax's
+    # latest_step lists on a local disk.
+    saved = [int(p.name) for p in (seed_dir / "checkpoints").glob("*") if p.name.isdigit() and p.is_dir()]
+    return max(saved, default=0), config["steps"]
 
 
 class ExpertTodo(NamedTuple):
@@ -264,13 +263,7 @@ def _fingerprint(experts: dict[str, Path]) -> str:
 
 def _expert_record(expert: Path) -> dict:
     """Which expert made a dataset: its run directory and the checkpoint (step) its policy came from."""
-    from crl.checkpoint import Checkpoints
-
-    checkpoints = Checkpoints(expert / "checkpoints")
-    try:
-        return {"run_dir": str(expert.resolve()), "step": checkpoints.latest_step()}
-    finally:
-        checkpoints.close()
+    return {"run_dir": str(expert.resolve()), "step": expert_progress(expert)[0]}
 
 
 def _run_chunks(
