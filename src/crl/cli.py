@@ -385,7 +385,7 @@ EXPERTS = {"ant": "online-ant-xy", "humanoid": "online-humanoid-xy", "antball": 
 def _expert(args: Sequence[str]) -> int:
     """`crl expert train ant|humanoid|antball [crl train flags]`: SAC on OGBench's locomotion task with
     the `expert` preset, into DATA_DIR/experts/NAME unless --run-dir says otherwise."""
-    from crl.data.generate import default_expert_dir
+    from crl.data.experts import default_expert_dir
     from crl.data.names import data_dir
 
     if len(args) < 2 or args[0] != "train" or args[1] not in EXPERTS:

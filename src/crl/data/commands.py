@@ -9,15 +9,8 @@ from typing import Annotated
 
 import tyro
 
-from crl.data.generate import (
-    can_generate,
-    default_episodes,
-    experts_needed,
-    generate,
-    manifest_path,
-    missing_experts,
-    why_not_generated,
-)
+from crl.data.experts import experts_needed, missing_experts
+from crl.data.generate import can_generate, default_episodes, generate, manifest_path, why_not_generated
 from crl.data.names import OFFICIAL_DATASETS, check_dataset_name, dataset_paths
 from crl.data.names import data_dir as resolve_data_dir
 from crl.data.verify import verify as verify_file

@@ -15,7 +15,6 @@ import multiprocessing
 import shutil
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from tqdm import tqdm
@@ -24,6 +23,7 @@ from crl import __version__
 from crl.checksums import sha256
 from crl.data import antsoccer, locomaze, manipspace, visual
 from crl.data.dataset import read_npz
+from crl.data.experts import expert_dirs, expert_record
 from crl.data.names import check_dataset_name, dataset_paths
 from crl.data.npz import write_npz_atomic, write_npz_pieces
 from crl.errors import CrlError
@@ -42,83 +42,6 @@ def can_generate(dataset: str) -> bool:
 
 def why_not_generated(dataset: str) -> str:
     return "crl has no generator for it"
-
-
-def experts_needed(dataset: str) -> tuple[str, ...]:
-    """The locomotion experts a dataset's recipe drives ('ant', 'humanoid', 'antball'), if any."""
-    return getattr(RECIPES.get(visual.state_dataset(dataset)), "experts", ())
-
-
-def default_expert_dir(directory: Path, name: str) -> Path:
-    """Where `crl expert train NAME` puts an expert for the data in `directory`."""
-    return directory / "experts" / name
-
-
-def expert_progress(run_dir: Path) -> tuple[int, int] | None:
-    """(the latest checkpoint's step, the steps the run was asked for) of the expert run in `run_dir`;
-    None when no run is there. Read from the files alone: `crl data list` asks it of every expert dataset
-    and need not start JAX."""
-    try:
-        config = json.loads((run_dir / "config.json").read_text())["config"]
-    except FileNotFoundError:
-        return None
-    seed_dir = run_dir if config["seeds"] == 1 else run_dir / f"seed{config['seed']}"  # as train.seed_runs
-    # A finished save is a directory named by its step (orbax renames it there whole): what orbax's
-    # latest_step lists on a local disk.
-    saved = [int(p.name) for p in (seed_dir / "checkpoints").glob("*") if p.name.isdigit() and p.is_dir()]
-    return max(saved, default=0), config["steps"]
-
-
-class ExpertTodo(NamedTuple):
-    """What an expert still needs before it may drive a dataset: the command, and its step so far if begun."""
-
-    command: str
-    progress: tuple[int, int] | None
-
-    def __str__(self) -> str:
-        return self.command + (f", at {self.steps}" if self.progress else "")
-
-    @property
-    def steps(self) -> str:
-        done, asked = self.progress or (0, 0)
-        return f"step {done:,} of {asked:,}"
-
-
-def expert_todo(name: str, run_dir: Path, directory: Path) -> ExpertTodo | None:
-    """How to train, or finish, the expert run in `run_dir`; None once it has run all its steps."""
-    progress = expert_progress(run_dir)
-    default = run_dir.resolve() == default_expert_dir(directory, name).resolve()
-    where = "" if default else f" --run-dir {run_dir}"
-    if progress is None:
-        return ExpertTodo(f"`crl expert train {name}{where}`", None)
-    if progress[0] < progress[1]:
-        return ExpertTodo(f"`crl expert train {name} --resume{where}`", progress)
-    return None
-
-
-def missing_experts(dataset: str, directory: Path) -> dict[str, ExpertTodo]:
-    """The dataset's experts not trained to their last step in their default place, each with what it
-    needs. Only finished experts make datasets: a checkpoint halfway through is not the published recipe."""
-    todo = {e: expert_todo(e, default_expert_dir(directory, e), directory) for e in experts_needed(dataset)}
-    return {e: t for e, t in todo.items() if t}
-
-
-def expert_dirs(dataset: str, directory: Path, experts: dict[str, Path] | None) -> dict[str, Path]:
-    """Where each of the dataset's experts is: `experts[name]`, else DIR/experts/NAME (`crl expert train
-    NAME`'s default); one line saying how to train or finish one that is not there or not done."""
-    found = {}
-    for name in experts_needed(dataset):
-        run_dir = Path((experts or {}).get(name) or default_expert_dir(directory, name))
-        if todo := expert_todo(name, run_dir, directory):
-            problem = (
-                f"is unfinished in {run_dir} ({todo.steps}): finish it with {todo.command}"
-                if todo.progress
-                else f"is not in {run_dir}: train it with {todo.command}"
-            )
-            instead = "" if experts and name in experts else f", or pass --expert {name}=RUN_DIR"
-            raise CrlError(f"{dataset} is driven by the {name} expert, which {problem}{instead}")
-        found[name] = run_dir
-    return found
 
 
 def default_episodes(dataset: str) -> int:
@@ -226,7 +149,7 @@ def _generate_states(
         raise CrlError(f"--episodes and --workers must be at least 1, got {episodes} and {workers}")
     val_episodes = max(1, episodes // 10)
     per_chunk = chunk_episodes or max(1, CHUNK_STEPS // recipe.episode_steps)
-    made = {"experts": {name: _expert_record(d) for name, d in experts.items()}} if experts else {}
+    made = {"experts": {name: expert_record(d) for name, d in experts.items()}} if experts else {}
     settings = dict(recipe=dict(vars(recipe)), seed=seed, episodes=episodes, **made)
     if _already_made(dataset, directory, settings):
         print(f"{dataset} is already made in {directory} with these settings (checksums match): kept")
@@ -257,13 +180,8 @@ def _already_made(dataset: str, directory: Path, settings: dict) -> bool:
 
 
 def _fingerprint(experts: dict[str, Path]) -> str:
-    records = {name: _expert_record(d) for name, d in experts.items()}
+    records = {name: expert_record(d) for name, d in experts.items()}
     return hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def _expert_record(expert: Path) -> dict:
-    """Which expert made a dataset: its run directory and the checkpoint (step) its policy came from."""
-    return {"run_dir": str(expert.resolve()), "step": expert_progress(expert)[0]}
 
 
 def _run_chunks(

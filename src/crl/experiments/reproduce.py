@@ -122,7 +122,8 @@ def flops_per_update(run: Run) -> float:
 
 
 def data_status(dataset: str, directory: Path) -> str:
-    from crl.data.generate import can_generate, experts_needed, missing_experts, why_not_generated
+    from crl.data.experts import experts_needed, missing_experts
+    from crl.data.generate import can_generate, why_not_generated
     from crl.data.names import dataset_paths
     from crl.experiments.sweep import is_online
 
