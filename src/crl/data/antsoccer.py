@@ -9,8 +9,8 @@ Gaussian noise (0.2) is added and the action clipped.
 
 - navigate: the ant, the ball and the goal start in three different random cells. The ant walks to the
   ball while it is more than 2 m away, and otherwise dribbles it to the goal; each goal reached is
-  replaced by a random cell. An ant that has not moved 2 m in 150 steps walks to a random cell's centre
-  first (until within 0.5 m of it).
+  replaced by a random cell. An ant that has stayed within 2 m of each of its previous 150 positions
+  walks to a random cell's centre first (until within 0.5 m of it).
 - stitch: half the episodes walk to the goal (the ball elsewhere), half dribble a ball that starts in
   the ant's cell.
 
@@ -67,6 +67,11 @@ def load_experts(directories: dict[str, Path]) -> dict[str, Expert]:
         # both bodies' joints and velocities (no xy), then ball - ant and target - ball
         "antball": lambda ob, offsets: dribble(np.r_[ob[2:15], ob[17:], offsets]),
     }
+
+
+def _stuck(previous: np.ndarray, ob: np.ndarray) -> bool:
+    """The ant is within 2 m of every position it held over the steps before this one (OGBench's test)."""
+    return bool(np.linalg.norm(previous[:, :2] - ob[:2], axis=1).max() <= STUCK_RANGE)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -127,9 +132,8 @@ class SoccerGenerator:
                 if info["success"]:
                     reached += 1
                     self.maze.set_goal(self.cells[rng.randint(len(self.cells))])
-                recent = out["observations"][max(0, t + 1 - STUCK_STEPS) : t + 1, :2]
-                moved = np.linalg.norm(recent - next_ob[:2], axis=1).max()
-                if t > STUCK_STEPS and detour is None and moved <= STUCK_RANGE:
+                previous = out["observations"][max(0, t - STUCK_STEPS) : t]
+                if t > STUCK_STEPS and detour is None and _stuck(previous, next_ob):
                     detour = np.asarray(self.maze.ij_to_xy(self.cells[rng.randint(len(self.cells))]))
             elif info["success"]:
                 reached = 1
