@@ -6,6 +6,7 @@
 #
 #   benchmarks/device.sh wheels   # here, once: the packages the device lacks, as Python 3.12 wheels in .whl/
 #   benchmarks/device.sh          # there: the device tool's run, carry [".whl"], timeout_s 600
+#   benchmarks/device.sh experts  # there, a second call: the humanoid and antball experts' training speed
 #
 # The device has jax, flax, optax, orbax and tensorstore; it lacks ogbench and mujoco (evaluation speed
 # and the precision run's dataset need them) and tyro (crl's command line). Versions are constraints.txt's.
@@ -52,6 +53,10 @@ step() {
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/log.txt"
 python3 -c 'import jax, flax, optax; print("jax", jax.__version__, jax.devices(), "flax", flax.__version__)' \
     | tee -a "$OUT/log.txt"
+if [ "${1:-}" = experts ]; then  # the humanoid expert's wall time, which 2 CPU cores put at 11 days
+    step 500 python3 benchmarks/experts.py --experts humanoid antball
+    exit 0
+fi
 step 330 python3 benchmarks/throughput.py --paper
 step 60 "${crl[@]}" data generate pointmaze-medium-navigate-v0 --workers 16
 step 150 python3 benchmarks/precision.py --paper
