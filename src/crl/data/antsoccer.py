@@ -12,7 +12,8 @@ Gaussian noise (0.2) is added and the action clipped.
   replaced by a random cell. An ant that has stayed within 2 m of each of its previous 150 positions
   walks to a random cell's centre first (until within 0.5 m of it).
 - stitch: half the episodes walk to the goal (the ball elsewhere), half dribble a ball that starts in
-  the ant's cell.
+  the ant's cell. An episode's success (the manifest's oracle rate) is its own task's: the walking ant
+  at the goal, or the dribbled ball there.
 
 Each episode seeds NumPy's global generator (which OGBench's environment also draws from) from (seed,
 split, episode index), as the other generators do.
@@ -100,8 +101,13 @@ class SoccerGenerator:
             goal = self.maze.get_oracle_subgoal(ball, goal)[0]
         return self.experts["antball"](ob, np.r_[ball - agent, goal - ball])
 
+    def _ant_at(self, goal: np.ndarray, ob: np.ndarray) -> bool:
+        """The ant within the goal's tolerance (the environment's own success asks it of the ball)."""
+        return bool(np.linalg.norm(ob[:2] - goal) <= self.maze._goal_tol)
+
     def episode(self, split: int, index: int) -> tuple[dict[str, np.ndarray], int]:
-        """One episode and the goals it reached (stitch: 0 or 1)."""
+        """One episode and the goals it reached: navigate, the balls brought to a goal; stitch, 1 if the
+        episode did its task (the ball brought to the goal, or the walking ant at it), else 0."""
         np.random.seed([self.seed, split, index])
         rng = np.random
         dribbling = self.recipe.kind == "stitch" and rng.randint(2) == 1
@@ -135,7 +141,7 @@ class SoccerGenerator:
                 previous = out["observations"][max(0, t - STUCK_STEPS) : t]
                 if t > STUCK_STEPS and detour is None and _stuck(previous, next_ob):
                     detour = np.asarray(self.maze.ij_to_xy(self.cells[rng.randint(len(self.cells))]))
-            elif info["success"]:
+            elif (dribbling and info["success"]) or (not dribbling and self._ant_at(goal, next_ob)):
                 reached = 1
             ob = next_ob
         out["terminals"][-1] = True
