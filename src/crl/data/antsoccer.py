@@ -28,7 +28,7 @@ import gymnasium
 import numpy as np
 import ogbench.locomaze  # noqa: F401  (registers the environments)
 
-from crl.data.locomaze import Expert, empty_episode, free_cells, load_policy
+from crl.data.locomaze import Expert, OracleSubgoals, empty_episode, free_cells, load_policy
 
 STUCK_STEPS, STUCK_RANGE, NEAR_BALL, DRIBBLE_RANGE, REACHED = 150, 2.0, 2.0, 10.0, 0.5
 
@@ -87,10 +87,11 @@ class SoccerGenerator:
         )
         self.maze = self.env.unwrapped
         self.cells = free_cells(self.maze.maze_map)
+        self.subgoal = OracleSubgoals(self.maze)
 
     def walk(self, ob: np.ndarray, target: np.ndarray) -> np.ndarray:
         if self.recipe.maze != "arena":
-            target = self.maze.get_oracle_subgoal(ob[:2], target)[0]
+            target = self.subgoal(ob[:2], target)
         return self.experts["ant"](ob, _unit(target - ob[:2]))
 
     def dribble(self, ob: np.ndarray, agent: np.ndarray, ball: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -98,7 +99,7 @@ class SoccerGenerator:
             if np.linalg.norm(goal - ball) > DRIBBLE_RANGE:
                 goal = ball + DRIBBLE_RANGE * (goal - ball) / np.linalg.norm(goal - ball)
         else:
-            goal = self.maze.get_oracle_subgoal(ball, goal)[0]
+            goal = self.subgoal(ball, goal)
         return self.experts["antball"](ob, np.r_[ball - agent, goal - ball])
 
     def _ant_at(self, goal: np.ndarray, ob: np.ndarray) -> bool:

@@ -152,6 +152,20 @@ def load_expert(run_dir: Path, recipe: MazeRecipe) -> Expert:
     return lambda ob, direction: policy(np.r_[ob[2:], direction])
 
 
+class OracleSubgoals:
+    """The maze's oracle subgoal (`get_oracle_subgoal`: the next cell centre on a shortest path), cached:
+    its answer depends only on the two cells, so the same result with fewer breadth-first searches."""
+
+    def __init__(self, maze):
+        self.maze, self._cache = maze, {}
+
+    def __call__(self, xy: np.ndarray, goal_xy: np.ndarray) -> np.ndarray:
+        key = (self.maze.xy_to_ij(xy), self.maze.xy_to_ij(goal_xy))
+        if key not in self._cache:
+            self._cache[key] = self.maze.get_oracle_subgoal(xy, goal_xy)[0]
+        return self._cache[key]
+
+
 class MazeGenerator:
     """Rolls out the noisy oracle (and expert) in one environment instance; `episode(index)` is
     deterministic."""
@@ -166,14 +180,7 @@ class MazeGenerator:
         self.maze = self.env.unwrapped
         self.all_cells = free_cells(self.maze.maze_map)
         self.goal_cells = goal_cells(self.maze.maze_map)
-        self._subgoals: dict = {}
-
-    def _subgoal(self, xy: np.ndarray, goal_xy: np.ndarray) -> np.ndarray:
-        # The oracle's answer depends only on the two cells, so it is cached (same result, fewer BFS runs).
-        key = (self.maze.xy_to_ij(xy), self.maze.xy_to_ij(goal_xy))
-        if key not in self._subgoals:
-            self._subgoals[key] = self.maze.get_oracle_subgoal(xy, goal_xy)[0]
-        return self._subgoals[key]
+        self.subgoal = OracleSubgoals(self.maze)
 
     def direction(self, t: int, previous: np.ndarray | None) -> np.ndarray:
         """The unit direction commanded at step t: toward the oracle's subgoal, or (explore) a random one
@@ -184,7 +191,7 @@ class MazeGenerator:
             direction = np.random.randn(2)
             return direction / np.linalg.norm(direction)
         xy = self.maze.get_xy()
-        direction = self._subgoal(xy, self.maze.cur_goal_xy) - xy
+        direction = self.subgoal(xy, self.maze.cur_goal_xy) - xy
         return direction / (np.linalg.norm(direction) + 1e-6)
 
     def episode(self, split: int, index: int) -> tuple[dict[str, np.ndarray], int]:
