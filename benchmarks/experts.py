@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from report import BENCHMARKS, write_section
+from report import publish
 
 SECTION = "## Expert training: steps a second and the whole run's wall time"
 EXPERTS = {"ant": "online-ant-xy", "antball": "online-antball", "humanoid": "online-humanoid-xy"}
@@ -113,8 +113,7 @@ def main() -> None:
         "| --- | --- | --- | --- | --- | --- |",
         *rows,
     ]
-    write_section(BENCHMARKS, SECTION, "\n".join(lines))
-    print("\n".join(lines))
+    publish(lines)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import time
 import gymnasium as gym
 import mujoco
 import numpy as np
-from report import BENCHMARKS, write_section
+from report import publish
 
 from crl.envs.robots import TASKS, HostEnvs
 
@@ -86,8 +86,7 @@ def main() -> None:
         "| --- | --- | --- | --- |",
         *rows,
     ]
-    write_section(BENCHMARKS, SECTION, "\n".join(lines))
-    print("\n".join(lines))
+    publish(lines)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from report import BENCHMARKS, write_section
+from report import publish
 
 from crl.agents import crl
 from crl.data.images import frames_nbytes
@@ -151,8 +151,7 @@ def main() -> None:
         f"Memory: 1M frames of 64x64x3 uint8 take {frames_nbytes(1_000_000) / 1e9:.1f} GB "
         f"({frames_nbytes(1_000_000) * 4 / 1e9:.0f} GB as float32).",
     ]
-    write_section(BENCHMARKS, SECTION, "\n".join(lines))
-    print("\n".join(lines))
+    publish(lines)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-from report import BENCHMARKS, write_section
+from report import publish
 
 from crl.bench import synthetic_dataset
 from crl.data.sampling import to_device
@@ -141,8 +141,7 @@ def main() -> None:
         "|---|---|",
         *rows,
     ]
-    write_section(BENCHMARKS, SECTION, "\n".join(lines))
-    print("\n".join(lines))
+    publish(lines)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from report import BENCHMARKS, write_section
+from report import publish
 
 SECTION = "## Online: the loop on the host robot tasks"
 TASK_NAMES = ("fetch-reach", "fetch-push", "sawyer-push", "sawyer-bin", "ant-umaze")
@@ -114,8 +114,7 @@ def main() -> None:
         "| --- | --- | --- | --- | --- | --- | --- |",
         *rows,
     ]
-    write_section(BENCHMARKS, SECTION, "\n".join(lines))
-    print("\n".join(lines))
+    publish(lines)
 
 
 if __name__ == "__main__":

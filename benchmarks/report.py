@@ -17,3 +17,9 @@ def write_section(path: Path, heading: str, text: str) -> None:
         end = old.find("\n## ", start + len(heading))
         new = old[:start] + text + "\n" + (old[end:] if end >= 0 else "")
     path.write_text(new)
+
+
+def publish(lines: list[str]) -> None:
+    """Write a section (its heading is lines[0]) to BENCHMARKS.md and print it."""
+    write_section(BENCHMARKS, lines[0], "\n".join(lines))
+    print("\n".join(lines))

@@ -20,7 +20,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from report import BENCHMARKS, write_section
+from report import publish
 
 SECTION = "## Reading a run's agent without its replay"
 
@@ -92,8 +92,7 @@ def main() -> None:
         "",
         f"Reading the agent alone is {whole / alone:.0f}x faster.",
     ]
-    write_section(BENCHMARKS, SECTION, "\n".join(lines))
-    print("\n".join(lines))
+    publish(lines)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import time
 from importlib.metadata import version
 
 import numpy as np
-from report import BENCHMARKS, write_section
+from report import publish
 
 from crl.envs import IMAGE_TASKS
 from crl.envs.robot_images import SHADOW_MAP, Camera
@@ -117,8 +117,7 @@ def main() -> None:
         "Peak host memory of a short `crl train --env fetch-reach-image` run (CNN agent, 2 copies, "
         "checkpoints at steps 200 and 300), by replay size: " + "; ".join(memory) + ".",
     ]
-    write_section(BENCHMARKS, SECTION, "\n".join(lines))
-    print("\n".join(lines))
+    publish(lines)
 
 
 if __name__ == "__main__":
