@@ -1,7 +1,7 @@
 """How long `crl expert train NAME` takes: environment steps and updates a second of the `expert` preset
 (OGBench's recipe: one copy stepped on the host, the updates compiled and overlapped with it) once
 learning, and the whole run's projected wall time; written to BENCHMARKS.md. On a GPU this gives the
-humanoid expert's wall time, which the 2-core CPU machines cannot reach (about 12 days there).
+humanoid expert's wall time, which the 2-core CPU machines cannot reach (11 days there, BENCHMARKS.md).
 
 python benchmarks/experts.py [--experts ant antball humanoid] [--chunks 3] [--chunk-steps 2000]
 """
@@ -21,8 +21,9 @@ import time
 
 from report import publish
 
+from crl.cli import EXPERTS  # name -> OGBench's online task, as `crl expert train NAME` trains it
+
 SECTION = "## Expert training: steps a second and the whole run's wall time"
-EXPERTS = {"ant": "online-ant-xy", "antball": "online-antball", "humanoid": "online-humanoid-xy"}
 
 
 def measure(name: str, chunks: int, chunk_steps: int) -> dict:

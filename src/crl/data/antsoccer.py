@@ -70,9 +70,11 @@ def load_experts(directories: dict[str, Path]) -> dict[str, Expert]:
     }
 
 
-def _stuck(previous: np.ndarray, ob: np.ndarray) -> bool:
-    """The ant is within 2 m of every position it held over the steps before this one (OGBench's test)."""
-    return bool(np.linalg.norm(previous[:, :2] - ob[:2], axis=1).max() <= STUCK_RANGE)
+def _stuck(observations: np.ndarray, t: int, ob: np.ndarray) -> bool:
+    """The ant is within 2 m of every position it held over the STUCK_STEPS steps before step t
+    (OGBench's test); `ob` follows step t."""
+    previous = observations[t - STUCK_STEPS : t, :2]
+    return bool(np.linalg.norm(previous - ob[:2], axis=1).max() <= STUCK_RANGE)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -139,8 +141,7 @@ class SoccerGenerator:
                 if info["success"]:
                     reached += 1
                     self.maze.set_goal(self.cells[rng.randint(len(self.cells))])
-                previous = out["observations"][max(0, t - STUCK_STEPS) : t]
-                if t > STUCK_STEPS and detour is None and _stuck(previous, next_ob):
+                if t > STUCK_STEPS and detour is None and _stuck(out["observations"], t, next_ob):
                     detour = np.asarray(self.maze.ij_to_xy(self.cells[rng.randint(len(self.cells))]))
             elif (dribbling and info["success"]) or (not dribbling and self._ant_at(goal, next_ob)):
                 reached = 1
